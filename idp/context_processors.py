@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from idp.models import Client
+
+
+def _client_id_from(request) -> str | None:
+    if request.GET.get("client_id"):
+        return request.GET["client_id"]
+    nxt = (request.POST.get("next") if request.method == "POST" else None) or request.GET.get("next")
+    if nxt:
+        values = parse_qs(urlsplit(nxt).query).get("client_id")
+        if values:
+            return values[0]
+    return None
+
+
+def branding(request) -> dict:
+    """The relying party a login was started from: its name, logo and colour for the hosted pages."""
+    client_id = _client_id_from(request)
+    if not client_id or len(client_id) > 100:
+        return {}
+    client = Client.objects.filter(client_id=client_id).only("name", "logo", "brand_color", "client_id").first()
+    return {"rp_client": client} if client else {}

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.utils import translation
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Hosted pages cannot be framed and load nothing from third parties."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CSP)
+        response.setdefault("Referrer-Policy", "no-referrer")
+        response.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+def _ui_locales(request) -> list[str]:
+    raw = request.GET.get("ui_locales")
+    if raw is None and request.GET.get("next"):
+        raw = parse_qs(urlsplit(request.GET["next"]).query).get("ui_locales", [None])[0]
+    return raw.split() if raw else []
+
+
+class UiLocalesMiddleware:
+    """OIDC Core §3.1.2.1 ``ui_locales``: the RP's preferred languages win over the browser's.
+
+    Read from the authorization request and from the ``next`` URL of the login pages it
+    leads to; the chosen language is kept in the language cookie for the rest of the visit.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.supported = {code for code, _ in settings.LANGUAGES}
+
+    def __call__(self, request):
+        chosen = None
+        for tag in _ui_locales(request):
+            lang = tag.split("-")[0].lower()
+            if lang in self.supported:
+                chosen = lang
+                break
+        if chosen:
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
+        response = self.get_response(request)
+        if chosen:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                chosen,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+        return response

@@ -1,0 +1,152 @@
+"""Our OAuth2/OIDC request validator on top of django-oauth-toolkit's."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from idp import claims as claims_registry
+from idp import services
+from idp.models import CodeIssuance
+
+log = logging.getLogger(__name__)
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class Validator(OAuth2Validator):
+    # Claims are filtered by scope in idp.claims, not by DOT's fixed table.
+    oidc_claim_scope = None
+
+    # --- client authentication ------------------------------------------------------------------
+    def authenticate_client(self, request, *args, **kwargs):
+        ok = super().authenticate_client(request, *args, **kwargs)
+        if ok and request.client is not None and request.client.client_type == "public":
+            # A public client has no secret; it may not pretend to authenticate with one
+            # for grants that need client authentication (client credentials).
+            return request.grant_type not in ("client_credentials",)
+        return ok
+
+    # --- authorization codes ----------------------------------------------------------------------
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        with transaction.atomic():
+            super().save_authorization_code(client_id, code, request, *args, **kwargs)
+            CodeIssuance.objects.create(
+                code_hash=code_hash(code["code"]),
+                client=request.client,
+                user=request.user,
+                auth_time=datetime.fromtimestamp(request.auth_time, tz=UTC),
+                acr=request.acr,
+                amr=request.amr,
+                sid=getattr(request, "sid", "") or "",
+            )
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        issuance = CodeIssuance.objects.filter(code_hash=code_hash(code), client=client).first()
+        if issuance is not None and issuance.redeemed_at is not None:
+            # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+            services.code_replay_revoke(issuance=issuance)
+            return False
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return False
+        if issuance is None:
+            return False
+        request.code_issuance = issuance
+        self._set_auth_context(request, issuance)
+        return True
+
+    def _set_auth_context(self, request, issuance: CodeIssuance) -> None:
+        request.auth_time = int(issuance.auth_time.timestamp())
+        request.acr = issuance.acr
+        request.amr = issuance.amr
+        request.sid = issuance.sid
+
+    def get_code_challenge(self, code, request):
+        challenge = super().get_code_challenge(code, request)
+        if challenge is None and request.code_verifier is not None:
+            # RFC 9700 §4.8.2 (PKCE downgrade): a code_verifier for a code that was issued
+            # without a code_challenge is refused.
+            raise errors.InvalidGrantError(
+                description="code_verifier sent for a code issued without code_challenge.", request=request
+            )
+        return challenge
+
+    # --- tokens -------------------------------------------------------------------------------
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        rt = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
+        request.issued_refresh_token = rt
+        return rt
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        at = super()._create_access_token(expires, request, token, source_refresh_token)
+        request.issued_access_token = at
+        return at
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        with transaction.atomic():
+            super().save_bearer_token(token, request, *args, **kwargs)
+            issuance = getattr(request, "code_issuance", None)
+            if issuance is not None:
+                rt = getattr(request, "issued_refresh_token", None)
+                at = getattr(request, "issued_access_token", None)
+                updated = CodeIssuance.objects.filter(pk=issuance.pk, redeemed_at__isnull=True).update(
+                    redeemed_at=timezone.now(),
+                    token_family=rt.token_family if rt else None,
+                    access_token_id=at.pk if at else None,
+                )
+                if not updated:  # a concurrent redemption of the same code won
+                    raise ValueError("authorization code redeemed twice")
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if ok:
+            family = request.refresh_token_instance.token_family
+            issuance = CodeIssuance.objects.filter(token_family=family).first() if family else None
+            if issuance is not None:
+                self._set_auth_context(request, issuance)
+        return ok
+
+    def refresh_id_token(self, request) -> bool:
+        return "openid" in (request.scopes or [])
+
+    # --- claims -------------------------------------------------------------------------------
+    def get_claim_dict(self, request):
+        return claims_registry.claims_for(request.user, scopes=request.scopes, client=request.client)
+
+    def get_discovery_claims(self, request):
+        return claims_registry.supported_claims()
+
+    def get_oidc_claims(self, token, token_handler, request):
+        return self.get_claim_dict(request)
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        auth_time = getattr(request, "auth_time", None)
+        if auth_time is not None:
+            claims["auth_time"] = auth_time
+            claims["acr"] = request.acr
+            claims["amr"] = request.amr
+            if request.sid:
+                claims["sid"] = request.sid
+        return claims, expiration_time
+
+    # --- prompt=none is decided by the authorization view, which knows the session ------------
+    def validate_silent_authorization(self, request):
+        return True
+
+    def validate_silent_login(self, request):
+        return True
+
+    def validate_user_match(self, id_token_hint, scopes, claims, request):
+        # id_token_hint is accepted (OIDC Core §3.1.2.1); the view compares its subject with
+        # the signed-in user when prompt=none.
+        return True
+

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from idp import selectors, services
+from idp.models import Client
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "idp/home.html", {"apps": selectors.client_authorizations_for(request.user)})
+
+
+@login_required
+def connected_apps(request: HttpRequest) -> HttpResponse:
+    return render(request, "idp/apps.html", {"apps": selectors.client_authorizations_for(request.user)})
+
+
+@login_required
+@require_POST
+def revoke_app(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    services.client_authorization_revoke(user=request.user, client=client)
+    return redirect("connected_apps")
+
+
+def client_logo(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = Client.objects.filter(client_id=client_id).only("logo").first()
+    if client is None or not client.logo:
+        raise Http404
+    content_type = mimetypes.guess_type(client.logo.name)[0] or "application/octet-stream"
+    if content_type not in {"image/png", "image/jpeg", "image/svg+xml", "image/webp", "image/gif"}:
+        raise Http404
+    response = FileResponse(client.logo.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def client_theme(request: HttpRequest, client_id: str) -> HttpResponse:
+    """The client's brand colour as a stylesheet (inline styles are barred by our CSP)."""
+    client = Client.objects.filter(client_id=client_id).only("brand_color").first()
+    if client is None:
+        raise Http404
+    response = HttpResponse(f":root{{--brand:{client.brand_color};}}\n", content_type="text/css")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
