@@ -24,6 +24,15 @@ def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and cached sessions live in the cache; every test starts clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def member(db, django_user_model):
     user = django_user_model.objects.create_user(

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from allauth.account.forms import LoginForm as AllauthLoginForm
+
+
+class LoginForm(AllauthLoginForm):
+    """Login form that honours the RP's ``login_hint`` (OIDC Core §3.1.2.1) as the email."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.request
+        if request is None or self.is_bound:
+            return
+        hint = request.GET.get("login_hint")
+        nxt = request.GET.get("next")
+        if not hint and nxt:
+            hint = parse_qs(urlsplit(nxt).query).get("login_hint", [""])[0]
+        if hint and "@" in hint and len(hint) <= 254:
+            self.fields["login"].initial = hint
