@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from idp.models import Client
+
+CLIENT_ID_SHAPE = re.compile(r"[A-Za-z0-9._~:-]{1,100}")
 
 
 def _client_id_from(request) -> str | None:
@@ -19,7 +22,7 @@ def _client_id_from(request) -> str | None:
 def branding(request) -> dict:
     """The relying party a login was started from: its name, logo and colour for the hosted pages."""
     client_id = _client_id_from(request)
-    if not client_id or len(client_id) > 100:
+    if not client_id or not CLIENT_ID_SHAPE.fullmatch(client_id):
         return {}
     client = Client.objects.filter(client_id=client_id).only("name", "logo", "brand_color", "client_id").first()
     return {"rp_client": client} if client else {}

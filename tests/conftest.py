@@ -73,3 +73,68 @@ def third_party_rp(db):
 @pytest.fixture
 def chromium_path() -> str:
     return os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+REDIRECT = "https://rp.example/callback"
+
+
+def login(client, user, password: str = PASSWORD):
+    resp = client.post("/accounts/login/", {"login": user.email, "password": password})
+    assert resp.status_code == 302, resp.content[:300]
+    return resp
+
+
+def authorize_params(app, *, challenge: str | None = None, **extra) -> dict:
+    params = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": app.redirect_uris.split()[0],
+        "scope": "openid email profile",
+        "state": "st-" + secrets.token_hex(4),
+        "nonce": "nc-" + secrets.token_hex(4),
+    }
+    if challenge is not None:
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    params.update(extra)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def get_code(client, app, **extra) -> tuple[str, str]:
+    """Authorize as the signed-in user; return (code, verifier)."""
+    verifier, challenge = pkce_pair()
+    resp = client.get("/authorize", authorize_params(app, challenge=challenge, **extra))
+    assert resp.status_code == 302, resp.content[:500]
+    q = query_of(resp["Location"])
+    assert "code" in q, q
+    return q["code"], verifier
+
+
+def exchange(client, app, secret, code, verifier, **extra):
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": app.redirect_uris.split()[0],
+        "client_id": app.client_id,
+        "client_secret": secret,
+        "code_verifier": verifier,
+    }
+    data.update(extra)
+    return client.post("/token", {k: v for k, v in data.items() if v is not None})
+
+
+def id_token_claims(client, token: str) -> dict:
+    import json
+
+    from jwcrypto import jwk, jwt
+
+    keyset = jwk.JWKSet.from_json(json.dumps(client.get("/.well-known/jwks.json").json()))
+    return json.loads(jwt.JWT(jwt=token, key=keyset, check_claims=False).claims)
+
+
+def bearer(token: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def basic(app, secret) -> dict:
+    raw = base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {raw}"}

@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from oauth2_provider import views as dot
 
 from idp.oauth import views
+from idp.oauth.guard import protocol_guard as guard
 
 app_name = "oauth2_provider"
 
@@ -11,13 +12,13 @@ urlpatterns = [
     re_path(r"^\.well-known/openid-configuration/?$", views.DiscoveryView.as_view(), name="oidc-connect-discovery-info"),
     path(".well-known/oauth-authorization-server", dot.OAuthServerMetadataView.as_view(), name="oauth-server-metadata"),
     path(".well-known/jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),
-    path("authorize", views.AuthorizeView.as_view(), name="authorize"),
-    path("token", dot.TokenView.as_view(), name="token"),
-    path("revoke", dot.RevokeTokenView.as_view(), name="revoke-token"),
-    path("introspect", dot.IntrospectTokenView.as_view(), name="introspect"),
-    path("userinfo", dot.UserInfoView.as_view(), name="user-info"),
-    path("logout", dot.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
-    path("device_authorization", dot.DeviceAuthorizationView.as_view(), name="device-authorization"),
+    path("authorize", guard(views.AuthorizeView.as_view(), page=True), name="authorize"),
+    path("token", guard(dot.TokenView.as_view()), name="token"),
+    path("revoke", guard(dot.RevokeTokenView.as_view()), name="revoke-token"),
+    path("introspect", guard(dot.IntrospectTokenView.as_view()), name="introspect"),
+    path("userinfo", guard(views.UserInfoView.as_view()), name="user-info"),
+    path("logout", guard(dot.RPInitiatedLogoutView.as_view()), name="rp-initiated-logout"),
+    path("device_authorization", guard(dot.DeviceAuthorizationView.as_view()), name="device-authorization"),
     path("device", dot.DeviceUserCodeView.as_view(), name="device"),
     path("device/<slug:client_id>/<slug:user_code>", dot.DeviceConfirmView.as_view(), name="device-confirm"),
     path(

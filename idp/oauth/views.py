@@ -14,7 +14,9 @@ from django.views.decorators.cache import never_cache
 from jwcrypto import jwk, jws
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
+from django.http import JsonResponse
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
+from oauth2_provider.views import UserInfoView as BaseUserInfoView
 
 from accounts import services as account_services
 from idp import claims as claims_registry
@@ -215,3 +217,20 @@ class DiscoveryView(ConnectDiscoveryInfoView):
         response.content = json.dumps(data).encode()
         response["Content-Length"] = str(len(response.content))
         return response
+
+
+class UserInfoView(BaseUserInfoView):
+    """OIDC Core §5.3. Access tokens in the query string are refused (RFC 9700 §4.3.2, RFC 6750 §2.3)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if "access_token" in request.GET:
+            response = JsonResponse(
+                {
+                    "error": "invalid_request",
+                    "error_description": "Send the access token in the Authorization header.",
+                },
+                status=400,
+            )
+            response["WWW-Authenticate"] = 'Bearer error="invalid_request"'
+            return response
+        return super().dispatch(request, *args, **kwargs)
