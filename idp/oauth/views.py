@@ -69,6 +69,8 @@ class AuthorizeView(AuthorizationView):
         client = Client.objects.get(client_id=credentials["client_id"])
         if "none" in _prompt(request):
             return self.authorization_error(client, credentials, "login_required")
+        # The login about to happen satisfies prompt=login and max_age for this request.
+        request.session[SESSION_REAUTH_PENDING] = True
         return redirect_to_login(request.get_full_path(), resolve_url(self.get_login_url()))
 
     # --- signed-in users ------------------------------------------------------------------------------

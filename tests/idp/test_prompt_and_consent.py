@@ -189,3 +189,14 @@ def test_login_hint_and_ui_locales_reach_the_login_page(client, rp):
     assert 'value="hanako@example.com"' in html
     assert '<html lang="ja">' in html
     assert app.name in html
+
+
+@pytest.mark.spec("OIDC Core §3.1.2.1 prompt=login")
+def test_prompt_login_when_anonymous_asks_only_once(client, member, rp):
+    app, _ = rp
+    params = authorize_params(app, challenge=pkce_pair()[1], prompt="login", max_age="0")
+    first = client.get("/authorize", params)
+    assert first["Location"].startswith("/accounts/login/")
+    back = client.post(first["Location"], {"login": member.email, "password": PASSWORD})
+    done = client.get(back["Location"])
+    assert done.status_code == 302 and "code" in query_of(done["Location"])
