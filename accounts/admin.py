@@ -15,8 +15,14 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ("sub", "date_joined", "last_login", "updated_at")
     fieldsets = (
         (None, {"fields": ("email", "password", "sub")}),
-        (_("Profile"), {"fields": ("given_name", "family_name", "nickname", "phone_number", "locale", "zoneinfo")}),
-        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            _("Profile"),
+            {"fields": ("given_name", "family_name", "nickname", "phone_number", "locale", "zoneinfo")},
+        ),
+        (
+            _("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         (_("Dates"), {"fields": ("last_login", "date_joined", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 
 class RepetitivePasswordValidator:
-    """Refuse passwords built from one short repeated pattern or a keyboard run ("aaaaaaaaaa", "abcabcabc")."""
+    """Refuse passwords made of one short repeated pattern or a keyboard run ("aaaaaaaaaa", "abcabc")."""
 
     RUNS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from oauth2_provider.admin import ApplicationAdmin
 
-from idp.models import AuditEvent, ClientAuthorization, Client, CodeIssuance
+from idp.models import AuditEvent, Client, ClientAuthorization, CodeIssuance
 
 # django-oauth-toolkit registers the swapped client model with its own admin; ours replaces it.
 if admin.site.is_registered(Client):

@@ -24,5 +24,7 @@ def branding(request) -> dict:
     client_id = _client_id_from(request)
     if not client_id or not CLIENT_ID_SHAPE.fullmatch(client_id):
         return {}
-    client = Client.objects.filter(client_id=client_id).only("name", "logo", "brand_color", "client_id").first()
+    client = (
+        Client.objects.filter(client_id=client_id).only("name", "logo", "brand_color", "client_id").first()
+    )
     return {"rp_client": client} if client else {}

@@ -40,7 +40,11 @@ class ClientSecretHasher(BasePasswordHasher):
 
     def safe_summary(self, encoded: str) -> dict:
         decoded = self.decode(encoded)
-        return {_("algorithm"): decoded["algorithm"], _("salt"): mask_hash(decoded["salt"]), _("hash"): mask_hash(decoded["hash"])}
+        return {
+            _("algorithm"): decoded["algorithm"],
+            _("salt"): mask_hash(decoded["salt"]),
+            _("hash"): mask_hash(decoded["hash"]),
+        }
 
     def harden_runtime(self, password: str, encoded: str) -> None:
         pass

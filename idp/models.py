@@ -55,7 +55,9 @@ class ClientAuthorization(models.Model):
     """A member's consent to a client for a set of scopes, remembered until revoked."""
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_authorizations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_authorizations"
+    )
     client = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE)
     scope = models.TextField(_("scope"))
     created = models.DateTimeField(auto_now_add=True)
@@ -71,6 +73,9 @@ class ClientAuthorization(models.Model):
                 name="one_active_authorization_per_client",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.client}"
 
     def covers(self, scopes: set[str]) -> bool:
         return scopes <= set(self.scope.split())
@@ -101,6 +106,9 @@ class CodeIssuance(models.Model):
     class Meta:
         verbose_name = _("code issuance")
 
+    def __str__(self) -> str:
+        return f"code for {self.client} at {self.created:%Y-%m-%d %H:%M:%S}"
+
 
 class AuditEvent(models.Model):
     """Append-only record of security-relevant protocol events."""
@@ -118,3 +126,6 @@ class AuditEvent(models.Model):
     class Meta:
         verbose_name = _("audit event")
         ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.created:%Y-%m-%d %H:%M:%S}"

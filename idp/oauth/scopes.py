@@ -5,6 +5,7 @@ from __future__ import annotations
 from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
 
+
 def register_scope(name: str, description) -> None:
     """Apps add their own scopes (``loyalty``, ``consents``, …) here in ``ready()``."""
     oauth2_settings.SCOPES[name] = description

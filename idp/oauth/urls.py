@@ -9,8 +9,16 @@ from idp.oauth.guard import protocol_guard as guard
 app_name = "oauth2_provider"
 
 urlpatterns = [
-    re_path(r"^\.well-known/openid-configuration/?$", views.DiscoveryView.as_view(), name="oidc-connect-discovery-info"),
-    path(".well-known/oauth-authorization-server", dot.OAuthServerMetadataView.as_view(), name="oauth-server-metadata"),
+    re_path(
+        r"^\.well-known/openid-configuration/?$",
+        views.DiscoveryView.as_view(),
+        name="oidc-connect-discovery-info",
+    ),
+    path(
+        ".well-known/oauth-authorization-server",
+        dot.OAuthServerMetadataView.as_view(),
+        name="oauth-server-metadata",
+    ),
     path(".well-known/jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),
     path("authorize", guard(views.AuthorizeView.as_view(), page=True), name="authorize"),
     path("token", guard(dot.TokenView.as_view()), name="token"),

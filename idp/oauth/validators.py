@@ -149,4 +149,3 @@ class Validator(OAuth2Validator):
         # id_token_hint is accepted (OIDC Core §3.1.2.1); the view compares its subject with
         # the signed-in user when prompt=none.
         return True
-

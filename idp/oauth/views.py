@@ -8,13 +8,13 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
 from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from jwcrypto import jwk, jws
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
-from django.http import JsonResponse
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
 from oauth2_provider.views import UserInfoView as BaseUserInfoView
 
@@ -85,10 +85,14 @@ class AuthorizeView(AuthorizationView):
         try:
             max_age = self._max_age(request)
         except ValueError:
-            return self.authorization_error(client, credentials, "invalid_request", "max_age must be a number")
+            return self.authorization_error(
+                client, credentials, "invalid_request", "max_age must be a number"
+            )
 
         context = account_services.authentication_context(request)
-        hint_sub = _id_token_hint_subject(request.GET["id_token_hint"]) if request.GET.get("id_token_hint") else None
+        hint_sub = (
+            _id_token_hint_subject(request.GET["id_token_hint"]) if request.GET.get("id_token_hint") else None
+        )
         other_user = hint_sub is not None and hint_sub != str(request.user.sub)
         too_old = max_age is not None and time.time() - context["auth_time"] > max_age
         if "login" in prompt or too_old or other_user:
@@ -100,7 +104,9 @@ class AuthorizeView(AuthorizationView):
                 request.session[SESSION_REAUTH_PENDING] = True
                 return redirect_to_login(request.get_full_path(), resolve_url(self.get_login_url()))
 
-        if "none" in prompt and not selectors.acr_satisfied(context["acr"], request.GET.get("acr_values", "")):
+        if "none" in prompt and not selectors.acr_satisfied(
+            context["acr"], request.GET.get("acr_values", "")
+        ):
             return self.authorization_error(client, credentials, "interaction_required")
 
         scope_set = set(scopes)
@@ -155,9 +161,13 @@ class AuthorizeView(AuthorizationView):
             consented = getattr(self, "_consented", None)
             context = account_services.authentication_context(request)
             credentials = {**credentials, **context, "sid": self._sid(request)}
-            uri, headers, body, status = super().create_authorization_response(request, scopes, credentials, allow)
+            uri, headers, body, status = super().create_authorization_response(
+                request, scopes, credentials, allow
+            )
             if consented is not None:
-                services.client_authorization_grant(user=request.user, client=consented[0], scopes=consented[1])
+                services.client_authorization_grant(
+                    user=request.user, client=consented[0], scopes=consented[1]
+                )
             return uri, headers, body, status
         return super().create_authorization_response(request, scopes, credentials, allow)
 
@@ -210,9 +220,20 @@ class DiscoveryView(ConnectDiscoveryInfoView):
                 "claim_types_supported": ["normal"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-                "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-                "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+                "revocation_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+                "introspection_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
                 "authorization_response_iss_parameter_supported": True,
             }
         )

@@ -69,7 +69,12 @@ def test_replayed_code_is_refused_and_revokes_tokens(client, member, rp):
     assert client.get("/userinfo", **bearer(access)).status_code == 401
     refreshed = client.post(
         "/token",
-        {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": app.client_id, "client_secret": secret},
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "client_id": app.client_id,
+            "client_secret": secret,
+        },
     )
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
@@ -241,7 +246,9 @@ def test_refresh_rotation_and_reuse_detection(client, member, rp):
     first = exchange(client, app, secret, code, verifier).json()
     creds = {"client_id": app.client_id, "client_secret": secret}
 
-    second = client.post("/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds})
+    second = client.post(
+        "/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds}
+    )
     assert second.status_code == 200
     second = second.json()
     assert second["refresh_token"] != first["refresh_token"]
@@ -251,9 +258,13 @@ def test_refresh_rotation_and_reuse_detection(client, member, rp):
     assert refreshed_claims["acr"] == original_claims["acr"]
 
     # Replaying the first refresh token revokes the whole family, the newest token included.
-    replay = client.post("/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds})
+    replay = client.post(
+        "/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds}
+    )
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    newest = client.post("/token", {"grant_type": "refresh_token", "refresh_token": second["refresh_token"], **creds})
+    newest = client.post(
+        "/token", {"grant_type": "refresh_token", "refresh_token": second["refresh_token"], **creds}
+    )
     assert newest.status_code == 400
     assert client.get("/userinfo", **bearer(second["access_token"])).status_code == 401
     assert not get_refresh_token_model().objects.filter(revoked__isnull=True, user=member).exists()
@@ -281,7 +292,9 @@ def test_refresh_token_bound_to_client(client, member, rp):
 @pytest.mark.spec("RFC 6749 §4.4")
 def test_client_credentials(client):
     app, secret = make_client(authorization_grant_type="client-credentials", redirect_uris="")
-    resp = client.post("/token", {"grant_type": "client_credentials", "scope": "introspection"}, **basic(app, secret))
+    resp = client.post(
+        "/token", {"grant_type": "client_credentials", "scope": "introspection"}, **basic(app, secret)
+    )
     assert resp.status_code == 200, resp.content
     body = resp.json()
     assert body["scope"] == "introspection" and "refresh_token" not in body

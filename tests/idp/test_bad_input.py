@@ -1,4 +1,7 @@
-"""Malformed requests get the error the spec names, never a 500 or an open redirect (RFC 6749 §4.1.2.1, §5.2)."""
+"""Malformed requests get the error the spec names, never a 500 or an open redirect.
+
+RFC 6749 §4.1.2.1 and §5.2.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,12 @@ def test_unknown_client_gets_error_page_not_redirect(client, member):
     login(client, member)
     resp = client.get(
         "/authorize",
-        {"response_type": "code", "client_id": "nope", "redirect_uri": "https://evil.example/cb", "scope": "openid"},
+        {
+            "response_type": "code",
+            "client_id": "nope",
+            "redirect_uri": "https://evil.example/cb",
+            "scope": "openid",
+        },
     )
     assert resp.status_code == 400
     assert b"evil.example" not in resp.content or b"Location" not in resp.content
@@ -29,7 +37,12 @@ def test_unknown_client_gets_error_page_not_redirect(client, member):
 def test_unknown_client_anonymous_gets_error_page(client):
     resp = client.get(
         "/authorize",
-        {"response_type": "code", "client_id": "nope", "redirect_uri": "https://evil.example/cb", "scope": "openid"},
+        {
+            "response_type": "code",
+            "client_id": "nope",
+            "redirect_uri": "https://evil.example/cb",
+            "scope": "openid",
+        },
     )
     assert resp.status_code == 400 and "Location" not in resp
 
@@ -138,7 +151,12 @@ def test_oversized_and_garbage_authorize_parameters(client, member, rp, params):
 
 @pytest.mark.parametrize(
     "query",
-    ["client_id=%FF%FE&response_type=code", "redirect_uri=%00&client_id=%ED%B3%BF", "%%%=&&&==", "scope=%C0%AF"],
+    [
+        "client_id=%FF%FE&response_type=code",
+        "redirect_uri=%00&client_id=%ED%B3%BF",
+        "%%%=&&&==",
+        "scope=%C0%AF",
+    ],
 )
 def test_undecodable_authorize_query(client, member, query):
     login(client, member)
@@ -175,7 +193,9 @@ def test_bad_token_requests(client, rp, data):
 def test_token_endpoint_rejects_get_and_unknown_client(client, rp):
     app, secret = rp
     assert client.get("/token").status_code in (400, 405)
-    resp = client.post("/token", {"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"})
+    resp = client.post(
+        "/token", {"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"}
+    )
     assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"
     garbage_auth = client.post("/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION="Basic %%%")
     assert garbage_auth.status_code in (400, 401)

@@ -55,7 +55,9 @@ def _device_start(client, kiosk, scope):
 @pytest.mark.spec("RFC 8628 §3.1-3.5")
 def test_device_authorization_grant(client, member):
     kiosk, _ = make_client(
-        client_type="public", authorization_grant_type="urn:ietf:params:oauth:grant-type:device_code", redirect_uris=""
+        client_type="public",
+        authorization_grant_type="urn:ietf:params:oauth:grant-type:device_code",
+        redirect_uris="",
     )
     start = _device_start(client, kiosk, "openid email")
     assert start.status_code == 200, start.content
@@ -85,7 +87,10 @@ def test_device_grant_denied(client, member):
     login(client, member)
     entered = client.post("/device", {"user_code": body["user_code"]})
     client.post(entered["Location"], {"action": "deny"})
-    resp = client.post("/token", {"grant_type": DEVICE_GRANT, "device_code": body["device_code"], "client_id": kiosk.client_id})
+    resp = client.post(
+        "/token",
+        {"grant_type": DEVICE_GRANT, "device_code": body["device_code"], "client_id": kiosk.client_id},
+    )
     assert resp.status_code == 400 and resp.json()["error"] == "access_denied"
 
 
@@ -104,7 +109,9 @@ def test_revocation_and_introspection(client, member, rp):
     code, verifier = get_code(client, app)
     tokens = exchange(client, app, secret, code, verifier).json()
 
-    info = client.post("/introspect", {"token": tokens["access_token"]}, **basic(resource_server, rs_secret)).json()
+    info = client.post(
+        "/introspect", {"token": tokens["access_token"]}, **basic(resource_server, rs_secret)
+    ).json()
     assert info["active"] is True and info["client_id"] == app.client_id
     assert set(info["scope"].split()) == {"openid", "email", "profile"}
 
@@ -112,12 +119,18 @@ def test_revocation_and_introspection(client, member, rp):
     assert anonymous.status_code in (401, 403)
 
     assert client.post("/revoke", {"token": tokens["access_token"]}, **basic(app, secret)).status_code == 200
-    info = client.post("/introspect", {"token": tokens["access_token"]}, **basic(resource_server, rs_secret)).json()
+    info = client.post(
+        "/introspect", {"token": tokens["access_token"]}, **basic(resource_server, rs_secret)
+    ).json()
     assert info == {"active": False}
     assert client.get("/userinfo", **bearer(tokens["access_token"])).status_code == 401
 
     # Revoking the refresh token ends the session's refresh chain.
-    client.post("/revoke", {"token": tokens["refresh_token"], "token_type_hint": "refresh_token"}, **basic(app, secret))
+    client.post(
+        "/revoke",
+        {"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+        **basic(app, secret),
+    )
     resp = client.post(
         "/token",
         {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
@@ -146,14 +159,22 @@ def test_rp_initiated_logout(client, member, rp):
 
     evil = client.get(
         "/logout",
-        {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://evil.example/", "state": "q"},
+        {
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": "https://evil.example/",
+            "state": "q",
+        },
     )
     assert evil.status_code == 400 and "evil.example" not in evil.get("Location", "")
     assert "_auth_user_id" in client.session
 
     ok = client.get(
         "/logout",
-        {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://rp.example/", "state": "q"},
+        {
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": "https://rp.example/",
+            "state": "q",
+        },
     )
     assert ok.status_code == 302
     assert ok["Location"].startswith("https://rp.example/") and query_of(ok["Location"])["state"] == "q"

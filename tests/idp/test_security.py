@@ -57,14 +57,24 @@ def test_session_cookie_flags(client, member):
 
 
 def _settings_in_subprocess(env: dict, expr: str) -> subprocess.CompletedProcess:
-    code = f"import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','idp.settings'); django.setup(); from django.conf import settings as s; print({expr})"
+    code = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'idp.settings'); django.setup(); "
+        f"from django.conf import settings as s; print({expr})"
+    )
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
-    return subprocess.run([sys.executable, "-c", code], env={**base, **env}, cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**base, **env}, cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_cookies_secure_outside_embedded_default(tmp_path):
     prod = _settings_in_subprocess(
-        {"DATABASE_URL": "postgres://u@127.0.0.1/x", "SECRET_KEY": "k" * 50, "IDP_VAR_DIR": str(tmp_path), "OIDC_RSA_PRIVATE_KEY": bootstrap.generate_rsa_pem()},
+        {
+            "DATABASE_URL": "postgres://u@127.0.0.1/x",
+            "SECRET_KEY": "k" * 50,
+            "IDP_VAR_DIR": str(tmp_path),
+            "OIDC_RSA_PRIVATE_KEY": bootstrap.generate_rsa_pem(),
+        },
         "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_NAME",
     )
     assert prod.stdout.strip() == "True True __Host-sid", prod.stderr
@@ -108,7 +118,8 @@ def test_failed_logins_are_throttled_per_account(client, member):
 
 def test_login_is_rate_limited_per_ip(client, django_user_model):
     statuses = {
-        client.post("/accounts/login/", {"login": f"u{i}@example.com", "password": "x"}).status_code for i in range(35)
+        client.post("/accounts/login/", {"login": f"u{i}@example.com", "password": "x"}).status_code
+        for i in range(35)
     }
     assert 429 in statuses
 
@@ -121,7 +132,11 @@ def test_signing_key_rotation(client, member, rp, tmp_path, monkeypatch, setting
 
     def use_ring():
         active, inactive = bootstrap.load_signing_keys()
-        settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEY": active, "OIDC_RSA_PRIVATE_KEYS_INACTIVE": inactive}
+        settings.OAUTH2_PROVIDER = {
+            **settings.OAUTH2_PROVIDER,
+            "OIDC_RSA_PRIVATE_KEY": active,
+            "OIDC_RSA_PRIVATE_KEYS_INACTIVE": inactive,
+        }
 
     use_ring()
     app, secret = rp

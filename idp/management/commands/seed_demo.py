@@ -49,8 +49,12 @@ class Command(BaseCommand):
             user = User.objects.filter(email=email).first()
             if user is None:
                 user = User.objects.create_user(
-                    email=email, password=password, is_staff=staff, is_superuser=staff,
-                    given_name="Demo", family_name="Admin" if staff else "Member",
+                    email=email,
+                    password=password,
+                    is_staff=staff,
+                    is_superuser=staff,
+                    given_name="Demo",
+                    family_name="Admin" if staff else "Member",
                 )
             EmailAddress.objects.update_or_create(
                 user=user, email=email, defaults={"verified": True, "primary": True}
@@ -77,6 +81,11 @@ class Command(BaseCommand):
                     setattr(client, key, value)
                 client.save(update_fields=list(fields))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write(f"  Staff admin:  http://127.0.0.1:8000/admin/  {data['staff']['email']} / {data['staff']['password']}")
-        self.stdout.write(f"  Member login: http://127.0.0.1:8000/accounts/login/  {data['member']['email']} / {data['member']['password']}")
-        self.stdout.write("  Demo sites:   make example  (then open http://127.0.0.1:9001 and http://127.0.0.1:9002)")
+        staff, member = data["staff"], data["member"]
+        self.stdout.write(f"  Staff admin:  http://127.0.0.1:8000/admin/  {staff['email']} / {staff['password']}")
+        self.stdout.write(
+            f"  Member login: http://127.0.0.1:8000/accounts/login/  {member['email']} / {member['password']}"
+        )
+        self.stdout.write(
+            "  Demo sites:   make example  (then open http://127.0.0.1:9001 and http://127.0.0.1:9002)"
+        )
