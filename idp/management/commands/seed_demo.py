@@ -82,7 +82,9 @@ class Command(BaseCommand):
                 client.save(update_fields=list(fields))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         staff, member = data["staff"], data["member"]
-        self.stdout.write(f"  Staff admin:  http://127.0.0.1:8000/admin/  {staff['email']} / {staff['password']}")
+        self.stdout.write(
+            f"  Staff admin:  http://127.0.0.1:8000/admin/  {staff['email']} / {staff['password']}"
+        )
         self.stdout.write(
             f"  Member login: http://127.0.0.1:8000/accounts/login/  {member['email']} / {member['password']}"
         )
