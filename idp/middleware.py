@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
 
 CSP = (
@@ -25,27 +24,22 @@ class SecurityHeadersMiddleware:
         return response
 
 
-def _ui_locales(request) -> list[str]:
-    raw = request.GET.get("ui_locales")
-    if raw is None and request.GET.get("next"):
-        raw = parse_qs(urlsplit(request.GET["next"]).query).get("ui_locales", [None])[0]
-    return raw.split() if raw else []
-
-
 class UiLocalesMiddleware:
     """OIDC Core §3.1.2.1 ``ui_locales``: the RP's preferred languages win over the browser's.
 
-    Read from the authorization request and from the ``next`` URL of the login pages it
-    leads to; the chosen language is kept in the language cookie for the rest of the visit.
+    Read from the authorization request; the chosen language goes into the language cookie,
+    so the login and consent pages that follow use it until the member switches language.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
         self.supported = {code for code, _ in settings.LANGUAGES}
+        self.authorize_path = reverse("oauth2_provider:authorize")
 
     def __call__(self, request):
         chosen = None
-        for tag in _ui_locales(request):
+        tags = request.GET.get("ui_locales", "").split() if request.path == self.authorize_path else []
+        for tag in tags:
             lang = tag.split("-")[0].lower()
             if lang in self.supported:
                 chosen = lang
