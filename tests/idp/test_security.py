@@ -168,3 +168,31 @@ def test_signing_key_rotation(client, member, rp, tmp_path, monkeypatch, setting
     use_ring()
     keys = client.get("/.well-known/jwks.json").json()["keys"]
     assert [k["kid"] for k in keys] == [new_kid]
+
+
+@pytest.mark.parametrize(
+    ("origin", "fetch_site", "ok"),
+    [
+        ("null", "same-origin", True),
+        ("null", "cross-site", False),
+        ("null", None, False),
+        ("https://evil.example", "cross-site", False),
+    ],
+)
+def test_csrf_with_no_referrer_policy(member, origin, fetch_site, ok):
+    """Browsers send Origin: null under Referrer-Policy: no-referrer; Fetch Metadata decides."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/accounts/login/")
+    token = page.cookies[settings.CSRF_COOKIE_NAME].value
+    headers = {"HTTP_ORIGIN": origin}
+    if fetch_site:
+        headers["HTTP_SEC_FETCH_SITE"] = fetch_site
+    resp = browser.post(
+        "/accounts/login/",
+        {"login": member.email, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        **headers,
+    )
+    assert (resp.status_code == 302) is ok
+    assert (resp.status_code == 403) is not ok
