@@ -68,3 +68,135 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.given_name or self.email
+
+
+class SecurityEvent(models.Model):
+    """Append-only record of what happened to an account (OWASP ASVS V7.1).
+
+    Rows are written by ``accounts.services.security_event_record`` and never changed.
+    """
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", _("Signed in")
+        LOGIN_FAILED = "login_failed", _("Failed sign-in")
+        LOGOUT = "logout", _("Signed out")
+        SIGNUP = "signup", _("Account created")
+        NEW_DEVICE = "new_device", _("Sign-in from a new device")
+        MFA_CHALLENGE_FAILED = "mfa_failed", _("Wrong verification code")
+        MFA_ADDED = "mfa_added", _("Sign-in method added")
+        MFA_REMOVED = "mfa_removed", _("Sign-in method removed")
+        RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
+        PASSKEY_ADDED = "passkey_added", _("Passkey added")
+        PASSKEY_REMOVED = "passkey_removed", _("Passkey removed")
+        PASSKEY_REJECTED = "passkey_rejected", _("Passkey rejected")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
+        PASSWORD_RESET = "password_reset", _("Password reset")
+        EMAIL_CHANGED = "email_changed", _("Email address changed")
+        SOCIAL_LINKED = "social_linked", _("Account linked")
+        SOCIAL_UNLINKED = "social_unlinked", _("Account unlinked")
+        SOCIAL_REJECTED = "social_rejected", _("Sign-in with another service refused")
+        SESSION_REVOKED = "session_revoked", _("Signed out of a session")
+        SIGNED_OUT_EVERYWHERE = "signed_out_everywhere", _("Signed out everywhere")
+        STEP_UP = "step_up", _("Identity confirmed again")
+        THROTTLED = "throttled", _("Too many attempts")
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="security_events")
+    kind = models.CharField(_("event"), max_length=32, choices=Kind.choices, db_index=True)
+    created = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("device"), max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["user", "-created"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created:%Y-%m-%d %H:%M})"
+
+
+class WebAuthnCredential(models.Model):
+    """A passkey or security key registered with py_webauthn (W3C WebAuthn Level 2)."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webauthn_credentials")
+    name = models.CharField(_("name"), max_length=64)
+    credential_id = models.BinaryField(unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=36, blank=True)
+    discoverable = models.BooleanField(default=True)
+    backup_eligible = models.BooleanField(default=False)
+    backup_state = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    flagged_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Set when the sign counter went backwards (a possible cloned key).")
+    )
+
+    class Meta:
+        verbose_name = _("passkey")
+        verbose_name_plural = _("passkeys")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, stored as a hash; shown to the member once."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=128)
+    created = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk}"
+
+
+class UserSession(models.Model):
+    """A signed-in browser session, listed on the account page and revocable from there."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="user_sessions")
+    session_key = models.CharField(max_length=64, unique=True)
+    sid = models.CharField(max_length=64, blank=True, db_index=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    location = models.CharField(_("approximate location"), max_length=100, blank=True)
+    amr = models.JSONField(default=list, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("session")
+        indexes = [models.Index(fields=["user", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.created:%Y-%m-%d %H:%M}"
+
+
+class KnownDevice(models.Model):
+    """A browser that has completed a sign-in for this account (risk-based step-up)."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="known_devices")
+    device_hash = models.CharField(max_length=64)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "device_hash"], name="known_device_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.user_agent[:40]}"

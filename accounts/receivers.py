@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from django.contrib.auth.signals import user_logged_in
+from allauth.account.signals import authentication_step_completed
 from django.dispatch import receiver
 
 from accounts import services
 
 
-@receiver(user_logged_in)
-def on_login(sender, request, user, **kwargs):
-    if request is None or not hasattr(request, "session"):
-        return
-    services.authentication_record(request=request, methods=["pwd"])
+@receiver(authentication_step_completed)
+def on_authentication_step(sender, request, user, method, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        services.reauthentication_note(request=request)

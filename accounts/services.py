@@ -1,7 +1,8 @@
-"""State changes of the accounts app."""
+"""State changes of the accounts app, and how the current session authenticated."""
 
 from __future__ import annotations
 
+from allauth.account.authentication import get_authentication_records
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -11,37 +12,70 @@ ACR_MFA = "urn:ciam:acr:mfa"
 ACR_PHISHING_RESISTANT = "urn:ciam:acr:phishing-resistant"
 ACR_LEVELS = {ACR_PASSWORD: 1, ACR_MFA: 2, ACR_PHISHING_RESISTANT: 3}
 
-SESSION_AUTH_TIME = "idp_auth_time"
-SESSION_AMR = "idp_amr"
-# Set by the authorization endpoint when it sends a signed-in user to log in again
-# (prompt=login, max_age, another account's id_token_hint); turned into "fresh" by the login.
+# Set by the authorization endpoint when it sends a user to log in (again) for one request
+# (prompt=login, max_age, another account's id_token_hint); the next authentication step
+# turns it into "fresh", which that request then consumes.
 SESSION_REAUTH_PENDING = "idp_reauth_pending"
 SESSION_REAUTH_FRESH = "idp_reauth_fresh"
 
+# allauth authentication records → RFC 8176 Authentication Method Reference values.
+_AMR = {
+    "password": ["pwd"],
+    "password_reset": ["pwd"],
+    "code": ["otp"],  # login by emailed code
+    "socialaccount": ["fed"],
+}
+_MFA_AMR = {"totp": ["otp"], "recovery_codes": ["otp"], "email": ["otp"], "webauthn": ["hwk"]}
+_PRIMARY = {"pwd", "fed", "otp", "hwk", "swk"}
 
-def authentication_record(*, request: HttpRequest, methods: list[str]) -> None:
-    """Remember in the session when and how the user authenticated (for auth_time, acr, amr)."""
-    request.session[SESSION_AUTH_TIME] = int(timezone.now().timestamp())
-    request.session[SESSION_AMR] = sorted(set(methods))
-    if request.session.pop(SESSION_REAUTH_PENDING, False):
-        request.session[SESSION_REAUTH_FRESH] = True
 
-
-def authentication_context(request: HttpRequest) -> dict:
-    """auth_time (epoch seconds), amr and acr of the current session."""
-    auth_time = request.session.get(SESSION_AUTH_TIME)
-    if auth_time is None:
-        # A session that predates recording (or a test login): treat as password now.
-        auth_time = int(timezone.now().timestamp())
-        request.session[SESSION_AUTH_TIME] = auth_time
-    amr = request.session.get(SESSION_AMR) or ["pwd"]
-    return {"auth_time": auth_time, "amr": amr, "acr": acr_for(amr)}
+def amr_from_records(records: list[dict]) -> list[str]:
+    """RFC 8176 values for what this session has proven; ``mfa`` when two kinds were used."""
+    methods: set[str] = set()
+    kinds = 0
+    for record in records:
+        method = record.get("method")
+        if method == "mfa":
+            values = _MFA_AMR.get(record.get("type", ""), ["otp"])
+        elif method == "passkey":
+            values = ["hwk", "user"]  # passwordless: possession plus user verification
+        else:
+            values = _AMR.get(method, [])
+        if values and not set(values) <= methods:
+            kinds += 1
+        methods.update(values)
+    if kinds >= 2 or {"hwk", "user"} <= methods:
+        methods.add("mfa")
+    return sorted(methods)
 
 
 def acr_for(amr: list[str]) -> str:
     methods = set(amr)
-    if "hwk" in methods or "swk" in methods:
+    if "hwk" in methods:
         return ACR_PHISHING_RESISTANT
-    if "mfa" in methods or len(methods & {"pwd", "otp", "sms", "hwk", "swk", "fed"}) >= 2:
+    if "mfa" in methods or len(methods & _PRIMARY) >= 2:
         return ACR_MFA
     return ACR_PASSWORD
+
+
+def authentication_context(request: HttpRequest) -> dict:
+    """auth_time (epoch seconds), amr and acr of the signed-in session.
+
+    Derived from allauth's authentication records, which every sign-in step writes (password,
+    social account, second factor, passkey, re-authentication).
+    """
+    records = get_authentication_records(request, request.user)
+    if records:
+        auth_time = int(max(r.get("at", 0) for r in records))
+        amr = amr_from_records(records) or ["pwd"]
+    else:
+        # A session opened outside allauth (e.g. Django's own login()): count it from now.
+        auth_time = request.session.setdefault("idp_auth_time", int(timezone.now().timestamp()))
+        amr = ["pwd"]
+    return {"auth_time": auth_time, "amr": amr, "acr": acr_for(amr)}
+
+
+def reauthentication_note(*, request: HttpRequest) -> None:
+    """An authentication step just completed: satisfy a pending prompt=login/max_age."""
+    if request.session.pop(SESSION_REAUTH_PENDING, False):
+        request.session[SESSION_REAUTH_FRESH] = True

@@ -26,6 +26,14 @@ class Client(AbstractApplication):
         help_text=_("Space-separated scopes this client may request. Empty means every registered scope."),
     )
     logo = models.FileField(_("logo"), upload_to="client-logos/", blank=True)
+    require_mfa = models.BooleanField(
+        _("require MFA"), default=False, help_text=_("Members signing in to this client must use a second factor.")
+    )
+    backchannel_logout_uri = models.URLField(
+        _("back-channel logout URI"),
+        blank=True,
+        help_text=_("OpenID Connect Back-Channel Logout 1.0: told when a member signs out."),
+    )
     brand_color = models.CharField(
         _("brand colour"),
         max_length=7,
