@@ -101,7 +101,9 @@ class SecurityEvent(models.Model):
         THROTTLED = "throttled", _("Too many attempts")
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="security_events")
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="security_events"
+    )
     kind = models.CharField(_("event"), max_length=32, choices=Kind.choices, db_index=True)
     created = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
@@ -135,7 +137,9 @@ class WebAuthnCredential(models.Model):
     created = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     flagged_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Set when the sign counter went backwards (a possible cloned key).")
+        null=True,
+        blank=True,
+        help_text=_("Set when the sign counter went backwards (a possible cloned key)."),
     )
 
     class Meta:

@@ -27,7 +27,9 @@ class Client(AbstractApplication):
     )
     logo = models.FileField(_("logo"), upload_to="client-logos/", blank=True)
     require_mfa = models.BooleanField(
-        _("require MFA"), default=False, help_text=_("Members signing in to this client must use a second factor.")
+        _("require MFA"),
+        default=False,
+        help_text=_("Members signing in to this client must use a second factor."),
     )
     backchannel_logout_uri = models.URLField(
         _("back-channel logout URI"),

@@ -55,8 +55,17 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "oauth2_provider",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_email",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.apple",
+    "allauth.socialaccount.providers.facebook",
+    "allauth.socialaccount.providers.line",
+    "allauth.socialaccount.providers.openid_connect",
     "idp",
     "accounts",
     "consent",
@@ -73,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "idp.middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -188,6 +198,21 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if IDP_PUBLIC_URL.startswith("https") else "http"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+
+# Social login (allauth socialaccount): providers are configured from the environment or
+# in the admin (Social applications); see accounts/social/conf.py.
+from accounts.social.conf import providers_from_env  # noqa: E402
+
+SOCIALACCOUNT_PROVIDERS = providers_from_env(env)
+SOCIALACCOUNT_ADAPTER = "accounts.social.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # a matching email never signs anyone in by itself
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+
+# django-otp (TOTP, email codes). Our own MFA tunables are in accounts/app_settings.py.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Member ID")
+OTP_EMAIL_TOKEN_VALIDITY = 600
 
 # --- Sessions and cookies ------------------------------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -8,8 +8,9 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from jwcrypto import jwk, jws
@@ -18,6 +19,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
 from oauth2_provider.views import UserInfoView as BaseUserInfoView
 
+from accounts import selectors as account_selectors
 from accounts import services as account_services
 from idp import claims as claims_registry
 from idp import selectors, services
@@ -104,10 +106,15 @@ class AuthorizeView(AuthorizationView):
                 request.session[SESSION_REAUTH_PENDING] = True
                 return redirect_to_login(request.get_full_path(), resolve_url(self.get_login_url()))
 
-        if "none" in prompt and not selectors.acr_satisfied(
-            context["acr"], request.GET.get("acr_values", "")
-        ):
-            return self.authorization_error(client, credentials, "interaction_required")
+        required = account_selectors.required_acr(
+            user=request.user, client=client, acr_values=request.GET.get("acr_values", "")
+        )
+        if not account_selectors.acr_meets(context["acr"], required):
+            if "none" in prompt:
+                return self.authorization_error(client, credentials, "interaction_required")
+            # Step-up: ask for exactly what is missing, then come back here.
+            query = urlencode({"next": request.get_full_path(), "acr": required})
+            return HttpResponseRedirect(reverse("accounts:step_up") + "?" + query)
 
         scope_set = set(scopes)
         if client.first_party or (

@@ -1,0 +1,10 @@
+"""The member's own account pages: second factors, passkeys, sessions and security events."""
+
+from django.urls import include, path
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("mfa/", include("accounts.mfa.urls")),
+    path("security/", include("accounts.security.urls")),
+]
