@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from oauth2_provider import views as dot
 
-from idp.oauth import views
+from idp.oauth import device, views
 from idp.oauth.guard import protocol_guard as guard
 
 app_name = "oauth2_provider"
@@ -27,7 +27,7 @@ urlpatterns = [
     path("userinfo", guard(views.UserInfoView.as_view()), name="user-info"),
     path("logout", guard(dot.RPInitiatedLogoutView.as_view()), name="rp-initiated-logout"),
     path("device_authorization", guard(dot.DeviceAuthorizationView.as_view()), name="device-authorization"),
-    path("device", dot.DeviceUserCodeView.as_view(), name="device"),
+    path("device", device.DeviceUserCodeView.as_view(), name="device"),
     path("device/<slug:client_id>/<slug:user_code>", dot.DeviceConfirmView.as_view(), name="device-confirm"),
     path(
         "device/<slug:client_id>/<slug:user_code>/status",

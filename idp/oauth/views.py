@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from jwcrypto import jwk, jws
+from oauthlib.oauth2.rfc6749.errors import InvalidClientIdError, MissingClientIdError
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
@@ -187,6 +188,10 @@ class AuthorizeView(AuthorizationView):
         return sid
 
     # --- responses ---------------------------------------------------------------------------------
+    def error_response(self, error, application, **kwargs):
+        unknown = isinstance(error.oauthlib_error, (InvalidClientIdError, MissingClientIdError))
+        return super().error_response(error, application, unknown_client=unknown, **kwargs)
+
     def authorization_error(self, client, credentials, error: str, description: str | None = None):
         """OIDC Core §3.1.2.6 error response to the (already validated) redirect URI."""
         uri = _with_params(

@@ -168,11 +168,6 @@ def test_unknown_client_gets_our_error_page_not_a_redirect(page: Page, live_serv
     assert to_callback == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="oauthlib reports an unknown client_id as invalid_request (InvalidClientIdError), so "
-    "templates/idp/authorize.html never shows its 'not registered with us' message",
-)
 def test_unknown_client_is_told_the_site_is_not_registered(page: Page):
     page.goto(unknown_client_request("en"))
 

@@ -224,3 +224,20 @@ def test_sub_is_stable_and_not_the_primary_key(client, member, rp):
     code, verifier = get_code(client, app)
     claims = id_token_claims(client, exchange(client, app, secret, code, verifier).json()["id_token"])
     assert claims["sub"] == str(member.sub) != str(member.pk)
+
+
+@pytest.mark.spec("RFC 8628 §5.1")
+def test_device_user_code_guessing_is_limited(client, member):
+    login(client, member)
+    statuses = [client.post("/device", {"user_code": f"GUESS{i:04d}"}).status_code for i in range(12)]
+    assert statuses[:10] == [200] * 10 and statuses[-1] == 429
+
+
+def test_connected_apps_lists_scope_descriptions(client, member, third_party_rp):
+    from idp import services
+
+    app, _ = third_party_rp
+    services.client_authorization_grant(user=member, client=app, scopes={"openid", "email"})
+    login(client, member)
+    html = client.get("/apps/").content.decode()
+    assert app.name in html and "Your email address" in html and ">openid<" not in html
