@@ -63,7 +63,10 @@ def link_code_send(request: HttpRequest) -> HttpResponse:
         services.social_link_code_send(request=request)
     except services.SocialAccountError as e:
         return _refused(request, e)
-    messages.info(request, _("We have emailed you a code. It is valid for 10 minutes."))
+    minutes = services.LINK_CODE_SECONDS // 60
+    messages.info(
+        request, _("We have emailed you a code. It is valid for %(minutes)d minutes.") % {"minutes": minutes}
+    )
     return redirect("accounts:social_link")
 
 
