@@ -7,3 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import claims, receivers  # noqa: F401
+        from accounts.security import receivers as security_receivers  # noqa: F401
