@@ -262,3 +262,24 @@ def test_inactive_account_is_not_linked(client, partner_app, member_email_upstre
     assert response.status_code == 403
     assert signed_in_user_id(client) is None and not SocialAccount.objects.exists()
     assert events(SecurityEvent.Kind.SOCIAL_REJECTED, member)[0].data["reason"] == "inactive"
+
+
+def test_account_without_password_proves_with_an_emailed_code(
+    client, partner_app, member_email_upstream, member
+):
+    member.set_unusable_password()
+    member.save(update_fields=["password"])
+    social_login(client, member_email_upstream)
+    page = client.get("/account/social/link/")
+    assert b'id="link-password"' not in page.content
+    assert client.post("/account/social/link/", {"password": PASSWORD}).status_code == 400
+    client.post("/account/social/link/code")
+    assert client.post("/account/social/link/code/verify", {"code": _code_from_outbox()}).status_code == 302
+    assert signed_in_user_id(client) == str(member.pk)
+
+
+def test_link_page_without_a_pending_sign_in(client, db):
+    response = client.get("/account/social/link/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert client.post("/account/social/link/code").status_code == 302
+    assert not mail.outbox
