@@ -139,18 +139,14 @@
 
   function start(form) {
     if (!window.PublicKeyCredential) return showError(form, form.dataset.msgUnsupported);
-    var pending = Promise.resolve();
     if (conditional) {
+      // Only one WebAuthn request at a time: the button replaces the autofill request.
       conditional.abort();
       conditional = null;
     }
-    pending
-      .then(function () {
-        return run(form);
-      })
-      .catch(function (error) {
-        report(form, error);
-      });
+    run(form).catch(function (error) {
+      report(form, error);
+    });
   }
 
   function startConditional(form) {
@@ -164,16 +160,20 @@
       fetchOptions(form)
         .then(function (options) {
           if (controller.signal.aborted) return null;
-          return navigator.credentials.get({
+          var request = navigator.credentials.get({
             publicKey: requestOptions(options),
             mediation: "conditional",
             signal: controller.signal,
           });
+          form.dataset.autofill = "pending"; // the browser now offers passkeys in the autofill
+          return request;
         })
         .then(function (cred) {
+          delete form.dataset.autofill;
           if (cred && !controller.signal.aborted) submitWith(form, assertionJSON(cred));
         })
         .catch(function (error) {
+          delete form.dataset.autofill;
           if (!controller.signal.aborted) report(form, error);
         });
     });
