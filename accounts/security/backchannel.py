@@ -38,9 +38,9 @@ def issuer_for(request: HttpRequest | None) -> str:
     """Our issuer as ID tokens carry it: from the settings, else from the request's origin."""
     if oauth2_settings.OIDC_ISS_ENDPOINT:
         return oauth2_settings.OIDC_ISS_ENDPOINT
-    if request is not None:
+    if request is not None and ("HTTP_HOST" in request.META or "SERVER_NAME" in request.META):
         return oauth2_settings.oidc_issuer(request)
-    return settings.IDP_PUBLIC_URL
+    return settings.IDP_PUBLIC_URL  # no request, or a bare one (``Client.logout()`` in tests)
 
 
 def logout_token(*, issuer: str, client_id: str, sub: str, sid: str = "", now: int | None = None) -> str:

@@ -125,7 +125,7 @@ def logout_record(*, request: HttpRequest, user) -> None:
     _schedule_backchannel(
         user=user,
         targets=selectors.backchannel_targets_for_sessions(user=user, sids=[sid]),
-        issuer=backchannel.issuer_for(request),
+        request=request,
     )
 
 
@@ -239,9 +239,12 @@ def _end_sessions(*, rows: list[UserSession]) -> list[str]:
     return sids
 
 
-def _schedule_backchannel(*, user, targets: list[tuple[int, str]], issuer: str) -> None:
+def _schedule_backchannel(*, user, targets: list[tuple[int, str]], request: HttpRequest | None) -> None:
     from accounts.security import tasks
 
+    if not targets:
+        return
+    issuer = backchannel.issuer_for(request)
     for client_pk, sid in targets:
         transaction.on_commit(
             partial(tasks.deliver_logout_token.delay, client_pk, str(user.sub), sid, issuer), robust=True
@@ -265,7 +268,7 @@ def _end_and_notify(*, user, rows: list[UserSession], request: HttpRequest | Non
     _schedule_backchannel(
         user=user,
         targets=selectors.backchannel_targets_for_sessions(user=user, sids=sids),
-        issuer=backchannel.issuer_for(request),
+        request=request,
     )
 
 
@@ -320,9 +323,7 @@ def sign_out_everywhere(*, user, request: HttpRequest) -> dict:
         "clients_notified": len(clients),
     }
     security_event_record(kind=Kind.SIGNED_OUT_EVERYWHERE, user=user, request=request, data=summary)
-    _schedule_backchannel(
-        user=user, targets=[(pk, "") for pk in clients], issuer=backchannel.issuer_for(request)
-    )
+    _schedule_backchannel(user=user, targets=[(pk, "") for pk in clients], request=request)
     return summary
 
 
