@@ -283,3 +283,20 @@ def test_link_page_without_a_pending_sign_in(client, db):
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
     assert client.post("/account/social/link/code").status_code == 302
     assert not mail.outbox
+
+
+def test_second_factor_is_still_asked_after_linking(client, partner_app, member_email_upstream, member):
+    """The link proof is not a sign-in: a member with an authenticator app still needs it."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=member, name="Phone", confirmed=True)
+    social_login(client, member_email_upstream)
+    response = client.post("/account/social/link/", {"password": PASSWORD})
+    assert response.status_code == 302 and response["Location"].startswith("/account/mfa/")
+    assert signed_in_user_id(client) is None
+
+    # The linked account signs in next time, and the second factor is asked again.
+    browser = Client()
+    again = social_login(browser, member_email_upstream)
+    assert again.status_code == 302 and again["Location"].startswith("/account/mfa/")
+    assert signed_in_user_id(browser) is None
