@@ -7,4 +7,5 @@ app_name = "accounts"
 urlpatterns = [
     path("mfa/", include("accounts.mfa.urls")),
     path("security/", include("accounts.security.urls")),
+    path("social/", include("accounts.social.urls")),
 ]
