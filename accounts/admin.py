@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import SecurityEvent, User, UserSession
 from accounts.security import selectors as security_selectors
@@ -107,7 +108,11 @@ class UserSessionAdmin(admin.ModelAdmin):
                 current_session_id=security_selectors.current_session_id(request),
                 request=request,
             )
-        self.message_user(request, _("%(count)d sessions signed out.") % {"count": ended})
+        self.message_user(
+            request,
+            ngettext("%(count)d session signed out.", "%(count)d sessions signed out.", ended)
+            % {"count": ended},
+        )
 
 
 class UserSessionInline(admin.TabularInline):

@@ -364,7 +364,6 @@ def seen_cache_key(session_key: str) -> str:
     return f"idp:security:seen:{session_key}"
 
 
-@transaction.atomic
 def session_seen(*, request: HttpRequest) -> bool:
     """Keep the row of a signed-in session current: last seen, IP, place and OIDC ``sid``.
 
@@ -387,6 +386,12 @@ def session_seen(*, request: HttpRequest) -> bool:
     if not due:
         return True
     cache.set(seen_key, now, security_settings.SESSION_SEEN_INTERVAL)
+    with transaction.atomic():  # not around the cache check: most requests stop above
+        return _session_seen_write(request=request, key=key, sid=sid)
+
+
+def _session_seen_write(*, request: HttpRequest, key: str, sid: str) -> bool:
+    session = request.session
     ip = geo.client_ip(request)
     fields = {"last_seen": timezone.now(), "ip": ip, "location": geo.approximate_location(request, ip)}
     if sid:
@@ -448,6 +453,7 @@ def throttle_record(
     )
 
 
+@transaction.atomic
 def login_failure_record(*, request: HttpRequest, login: str) -> None:
     """A failed sign-in: an event for the account (if it exists) and the credential-stuffing count.
 
