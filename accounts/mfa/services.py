@@ -108,14 +108,15 @@ def _refuse_if_locked(user) -> None:
         )
 
 
-def _removal_allowed(user, *, remaining: selectors.Factors) -> None:
-    """Refuse to remove what would leave a member who must use MFA (or has no password) stranded."""
-    left = remaining.has_strong_factor or (
-        remaining.email is not None and account_selectors.mfa_required_for_user(user)
-    )
-    if not left and account_selectors.mfa_required_for_user(user):
+def _removal_allowed(user, *, current: selectors.Factors, remaining: selectors.Factors) -> None:
+    """Refuse a removal that strands a member who must use MFA, or one without a password."""
+
+    def mfa_ways(f: selectors.Factors) -> bool:
+        return f.has_strong_factor or f.email is not None
+
+    if account_selectors.mfa_required_for_user(user) and mfa_ways(current) and not mfa_ways(remaining):
         raise LastFactorError()
-    if not remaining.usable_passkeys and not user.has_usable_password():
+    if not user.has_usable_password() and current.usable_passkeys and not remaining.usable_passkeys:
         raise MFAError(
             "last_way_in",
             _("This passkey is the only way into your account. Set a password or add another passkey first."),
@@ -189,7 +190,7 @@ def totp_device_remove(*, user, request: HttpRequest | None = None) -> None:
         passkeys=factors.passkeys,
         recovery_codes_left=factors.recovery_codes_left,
     )
-    _removal_allowed(user, remaining=remaining)
+    _removal_allowed(user, current=factors, remaining=remaining)
     TOTPDevice.objects.filter(user=user).delete()
     security_event_record(user=user, kind=Kind.MFA_REMOVED, request=request, method="totp")
     _after_removal(user=user, request=request)
@@ -280,7 +281,7 @@ def email_device_disable(*, user, request: HttpRequest | None = None) -> None:
         passkeys=factors.passkeys,
         recovery_codes_left=factors.recovery_codes_left,
     )
-    _removal_allowed(user, remaining=remaining)
+    _removal_allowed(user, current=factors, remaining=remaining)
     EmailDevice.objects.filter(user=user).delete()
     security_event_record(user=user, kind=Kind.MFA_REMOVED, request=request, method="email")
 
@@ -341,8 +342,10 @@ def second_factor_code_verify(*, user, method: str, code: str, request: HttpRequ
                     )
                 matched = device if device.verify_token(code) else None
         elif method == selectors.EMAIL:
+            # Whether email codes may serve this sign-in was decided with its context (the
+            # methods offered); here only the device and its code count.
             device = EmailDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-            if device is not None and selectors.email_codes_allowed(user):
+            if device is not None:
                 matched = device if device.verify_token(code) else None
         elif method == selectors.RECOVERY_CODES:
             matched = _recovery_code_use(user=user, code=code, request=request)
@@ -420,7 +423,7 @@ def passkey_remove(*, credential: WebAuthnCredential, request: HttpRequest | Non
         passkeys=tuple(p for p in factors.passkeys if p.pk != credential.pk),
         recovery_codes_left=factors.recovery_codes_left,
     )
-    _removal_allowed(user, remaining=remaining)
+    _removal_allowed(user, current=factors, remaining=remaining)
     credential.delete()
     security_event_record(
         user=user, kind=Kind.PASSKEY_REMOVED, request=request, passkey=credential.pk, name=credential.name

@@ -311,3 +311,41 @@ def test_the_signup_challenge_is_bound_to_its_email(client, authenticator):
 
     assert resp.status_code == 400
     assert not User.objects.filter(email__in=["first@example.com", "second@example.com"]).exists()
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps({"id": "x", "rawId": "y", "type": "public-key", "response": {}}),
+        json.dumps(
+            {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {"clientDataJSON": "%%%"}}
+        ),
+    ],
+    ids=["not-json", "not-an-object", "missing-fields", "bad-base64"],
+)
+def test_garbage_is_a_clear_message_not_an_error(client, member_with_passkey, authenticator, credential):
+    options(client, LOGIN_OPTIONS)
+    resp = client.post(LOGIN, {"credential": credential})
+    assert resp.status_code == 302 and not is_signed_in(client)
+    assert "could not be read" in client.get(resp["Location"]).content.decode()
+
+    options(client, "/account/mfa/passkeys/signup/options", {"email": "fresh@example.com"})
+    resp = client.post(
+        "/account/mfa/passkeys/signup", {"email": "fresh@example.com", "credential": credential}
+    )
+    assert resp.status_code == 400
+    assert "could not be registered" in resp.content.decode() or "could not be read" in resp.content.decode()
+    assert not User.objects.filter(email="fresh@example.com").exists()
+
+
+def test_an_assertion_of_an_unknown_passkey_is_refused(client, member_with_passkey):
+    stranger = SoftAuthenticator()
+    stranger.create({"rp": {"id": "testserver"}, "user": {"id": b64u(b"someone")}, "challenge": b64u(b"c")})
+
+    resp = passwordless(client, stranger)
+
+    assert not is_signed_in(client)
+    assert "not registered" in client.get(resp["Location"]).content.decode()
+    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.PASSKEY_REJECTED, user=None).exists()
