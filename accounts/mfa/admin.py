@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.admin.sites import AdminSite
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
@@ -35,12 +34,14 @@ def session_has_mfa(request: HttpRequest) -> bool:
     return ACR_LEVELS[authentication_context(request)["acr"]] >= ACR_LEVELS[ACR_MFA]
 
 
-class MFAAdminSite(admin.AdminSite):
+class MFAAdminSite(AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and session_has_mfa(request)
 
     def login(self, request: HttpRequest, extra_context=None):
         """No password form here: the hosted login (with its second step), or step-up."""
+        from django.contrib.auth.views import redirect_to_login
+
         from accounts.services import ACR_MFA
 
         index = reverse("admin:index", current_app=self.name)

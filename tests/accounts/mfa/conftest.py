@@ -108,3 +108,22 @@ def sign_out(client) -> None:
     resp = client.post("/accounts/logout/")
     assert resp.status_code == 302
     assert not is_signed_in(client)
+
+
+def force_login_with_mfa(client, user) -> None:
+    """``client.force_login`` plus the authentication records of a password + TOTP sign-in.
+
+    For tests of pages behind a second factor (e.g. the admin served by MFAAdminSite) that
+    are not about signing in; importable from other test packages.
+    """
+    from allauth.account.internal.flows.login import _AUTHENTICATION_METHODS_USER_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    now = time.time()
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": now},
+        {"method": "mfa", "type": "totp", "at": now},
+    ]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()

@@ -14,6 +14,7 @@ from tests.accounts.mfa.conftest import (
     STAGE_URL,
     device_code,
     events,
+    force_login_with_mfa,
     is_signed_in,
     options,
     post_password,
@@ -231,3 +232,14 @@ def test_staff_sign_in_to_the_admin_through_the_hosted_login(client, member, tot
     resp = client.post(STAGE_URL, {"method": "totp", "code": device_code(totp_device)})
     assert resp["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.urls("tests.accounts.mfa.admin_urls")
+def test_a_session_with_a_second_factor_uses_the_admin(client, admin_user):
+    client.force_login(admin_user)
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+
+    force_login_with_mfa(client, admin_user)
+
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/idp/client/add/").status_code == 200
