@@ -6,12 +6,14 @@ committed), so the failure count and its security event survive the refusal.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from binascii import unhexlify
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
@@ -63,7 +65,15 @@ class LastFactorError(MFAError):
 
 # --- security events --------------------------------------------------------------------------------
 def _client_ip(request: HttpRequest | None) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None if request is not None else None
+    """The client's IP as allauth's rate limits see it (trusted-proxy settings apply)."""
+    if request is None:
+        return None
+    try:
+        ip = get_adapter(request).get_client_ip(request)
+        ipaddress.ip_address(ip)
+    except (PermissionDenied, ValueError):
+        return None
+    return ip
 
 
 def security_event_record(*, user, kind: str, request: HttpRequest | None = None, **data) -> SecurityEvent:

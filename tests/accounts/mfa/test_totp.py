@@ -83,7 +83,7 @@ def test_wrong_code_is_an_error_an_event_and_no_session(client, member, totp_dev
     assert "Incorrect code." in resp.content.decode()
     assert not is_signed_in(client)
     [event] = events(member, SecurityEvent.Kind.MFA_CHALLENGE_FAILED)
-    assert event.data["method"] == "totp"
+    assert event.data["method"] == "totp" and event.ip == "127.0.0.1"
     # django-otp backs off right after a failure, even for the right code ...
     assert client.post(STAGE_URL, {"method": "totp", "code": good}).status_code == 429
     assert not is_signed_in(client)
