@@ -146,3 +146,12 @@ def test_remove_totp_needs_recent_authentication_and_leaves_an_event(client, mem
     assert resp.status_code == 302
     assert not TOTPDevice.objects.filter(user=member).exists()
     assert events(member, SecurityEvent.Kind.MFA_REMOVED)[0].data["method"] == "totp"
+
+
+def test_the_setup_page_shows_a_qr_code_when_a_qr_library_is_installed(client, member):
+    pytest.importorskip("qrcode", reason="qrcode is not installed: the page offers the key and link only")
+    login(client, member)
+
+    html = client.get("/account/mfa/totp").content.decode()
+
+    assert '<img id="totp-qr" src="data:image/svg+xml;base64,' in html
