@@ -73,7 +73,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 class SecurityEvent(models.Model):
     """Append-only record of what happened to an account (OWASP ASVS V7.1).
 
-    Rows are written by ``accounts.services.security_event_record`` and never changed.
+    Rows are written by ``accounts.security.services.security_event_record`` and never changed.
     """
 
     class Kind(models.TextChoices):

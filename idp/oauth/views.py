@@ -247,6 +247,8 @@ class DiscoveryView(ConnectDiscoveryInfoView):
                     "client_secret_post",
                 ],
                 "authorization_response_iss_parameter_supported": True,
+                "backchannel_logout_supported": True,
+                "backchannel_logout_session_supported": True,
             }
         )
         response.content = json.dumps(data).encode()

@@ -22,11 +22,6 @@ def kinds(user) -> list[str]:
     return list(SecurityEvent.objects.filter(user=user).order_by("id").values_list("kind", flat=True))
 
 
-@pytest.mark.xfail(
-    MIDDLEWARE not in idp.settings.MIDDLEWARE,
-    reason="idp/settings.py does not list the middleware yet (the fixtures here add it)",
-    strict=True,
-)
 def test_the_settings_install_the_protection_middleware():
     """idp/settings.py must list the middleware (last-seen times, stuffing bar, stale email links)."""
     assert MIDDLEWARE in idp.settings.MIDDLEWARE
