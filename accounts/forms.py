@@ -10,6 +10,8 @@ class LoginForm(AllauthLoginForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Passkey autofill (conditional mediation) offers passkeys from the email field.
+        self.fields["login"].widget.attrs["autocomplete"] = "username webauthn"
         request = self.request
         if request is None or self.is_bound:
             return

@@ -88,6 +88,7 @@ class SecurityEvent(models.Model):
         RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
         PASSKEY_ADDED = "passkey_added", _("Passkey added")
         PASSKEY_REMOVED = "passkey_removed", _("Passkey removed")
+        PASSKEY_RENAMED = "passkey_renamed", _("Passkey renamed")
         PASSKEY_REJECTED = "passkey_rejected", _("Passkey rejected")
         PASSWORD_CHANGED = "password_changed", _("Password changed")
         PASSWORD_RESET = "password_reset", _("Password reset")

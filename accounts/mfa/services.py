@@ -414,7 +414,7 @@ def passkey_rename(*, credential: WebAuthnCredential, name: str, request: HttpRe
     credential.save(update_fields=["name"])
     security_event_record(
         user=credential.user,
-        kind=Kind.MFA_ADDED,
+        kind=Kind.PASSKEY_RENAMED,
         request=request,
         method="webauthn",
         passkey=credential.pk,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.accounts.mfa.conftest import force_login_with_mfa
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -18,7 +20,7 @@ PNG = bytes.fromhex(
 
 def test_staff_registers_a_branded_client_in_the_admin(client, admin_user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    client.force_login(admin_user)
+    force_login_with_mfa(client, admin_user)
     page = client.get("/admin/idp/client/add/")
     assert page.status_code == 200
     initial_secret = page.context["adminform"].form.initial.get("client_secret") or "x" * 64
@@ -57,7 +59,7 @@ def test_staff_registers_a_branded_client_in_the_admin(client, admin_user, setti
 
 
 def test_bad_brand_colour_is_a_form_error(client, admin_user):
-    client.force_login(admin_user)
+    force_login_with_mfa(client, admin_user)
     resp = client.post(
         "/admin/idp/client/add/",
         {

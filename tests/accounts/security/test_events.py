@@ -3,6 +3,8 @@ owner on the account page and to staff (read-only) in the admin."""
 
 from __future__ import annotations
 
+from tests.accounts.mfa.conftest import force_login_with_mfa
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
@@ -137,7 +139,7 @@ def staff(db, django_user_model):
 
 def test_admin_lists_and_searches_events_read_only(client, staff, member, browser):
     login(browser(), member)
-    client.force_login(staff)
+    force_login_with_mfa(client, staff)
     SecurityEvent.objects.filter(user=staff).delete()  # keep the search to the member's row
 
     listing = client.get("/admin/accounts/securityevent/", {"q": member.email})
@@ -157,7 +159,7 @@ def test_admin_lists_and_searches_events_read_only(client, staff, member, browse
 def test_admin_signs_out_a_session_and_shows_active_sessions_on_the_user(client, staff, member, browser):
     member_browser = browser()
     login(member_browser, member)
-    client.force_login(staff)
+    force_login_with_mfa(client, staff)
     session = UserSession.objects.get(user=member)
 
     user_page = client.get(f"/admin/accounts/user/{member.pk}/change/")
