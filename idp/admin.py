@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from oauth2_provider.admin import ApplicationAdmin
 
 from idp.models import AuditEvent, Client, ClientAuthorization, CodeIssuance
@@ -17,10 +18,23 @@ class ClientAdmin(ApplicationAdmin):
     search_fields = ("name", "client_id")
     fieldsets = (
         (None, {"fields": ("name", "client_id", "client_type", "authorization_grant_type")}),
-        ("Secret", {"fields": ("client_secret", "hash_client_secret")}),
-        ("Redirects", {"fields": ("redirect_uris", "post_logout_redirect_uris", "allowed_origins")}),
-        ("Policy", {"fields": ("first_party", "require_pkce", "allowed_scopes", "algorithm")}),
-        ("Branding", {"fields": ("logo", "brand_color")}),
+        (_("Secret"), {"fields": ("client_secret", "hash_client_secret")}),
+        (
+            _("Redirects and logout"),
+            {
+                "fields": (
+                    "redirect_uris",
+                    "post_logout_redirect_uris",
+                    "backchannel_logout_uri",
+                    "allowed_origins",
+                )
+            },
+        ),
+        (
+            _("Policy"),
+            {"fields": ("first_party", "require_pkce", "require_mfa", "allowed_scopes", "algorithm")},
+        ),
+        (_("Branding"), {"fields": ("logo", "brand_color")}),
     )
 
 

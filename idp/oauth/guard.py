@@ -14,31 +14,33 @@ from functools import wraps
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from oauthlib.common import urldecode
 
 MAX_PARAM_LENGTH = 8192
+BAD_BASIC = "Malformed Basic credentials."  # JSON only (token endpoint clients), not translated
 
 
 def _problem(request) -> str | None:
     try:
         urldecode(request.META.get("QUERY_STRING", ""))
     except ValueError:
-        return "The query string is not valid application/x-www-form-urlencoded data."
+        return _("The request could not be read.")
     for source in (request.GET, request.POST) if request.method == "POST" else (request.GET,):
         for key, values in source.lists():
             for value in [key, *values]:
                 if "\x00" in value:
-                    return "Parameters may not contain NUL characters."
+                    return _("The request contains characters that are not allowed.")
                 if len(value) > MAX_PARAM_LENGTH:
-                    return "A parameter is too long."
+                    return _("A parameter of the request is too long.")
     auth = request.META.get("HTTP_AUTHORIZATION", "")
     if auth.startswith("Basic "):
         try:
             decoded = base64.b64decode(auth[6:], validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            return "Malformed Basic credentials."
+            return BAD_BASIC
         if "\x00" in decoded:
-            return "Malformed Basic credentials."
+            return BAD_BASIC
     return None
 
 
@@ -51,8 +53,8 @@ def protocol_guard(view, *, page: bool = False):
         if page:
             error = {"error": "invalid_request", "description": problem}
             return render(request, "idp/authorize.html", {"error": error}, status=400)
-        status = 401 if problem.startswith("Malformed Basic") else 400
+        status = 401 if problem == BAD_BASIC else 400
         code = "invalid_client" if status == 401 else "invalid_request"
-        return JsonResponse({"error": code, "error_description": problem}, status=status)
+        return JsonResponse({"error": code, "error_description": str(problem)}, status=status)
 
     return wrapper

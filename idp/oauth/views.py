@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from jwcrypto import jwk, jws
-from oauthlib.oauth2.rfc6749.errors import InvalidClientIdError, MissingClientIdError
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
 from oauth2_provider.views import UserInfoView as BaseUserInfoView
+from oauthlib.oauth2.rfc6749.errors import InvalidClientIdError, MissingClientIdError
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services

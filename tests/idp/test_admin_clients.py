@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tests.accounts.mfa.conftest import force_login_with_mfa
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from idp.models import Client
+from tests.accounts.mfa.conftest import force_login_with_mfa
 from tests.conftest import authorize_params, pkce_pair
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +52,9 @@ def test_staff_registers_a_branded_client_in_the_admin(client, admin_user, setti
     html = login_page.content.decode()
     assert "Fuel Rewards" in html
     assert "/branding/fuel-rewards/theme.css" in html and "/branding/fuel-rewards/logo" in html
-    assert client.get("/branding/fuel-rewards/theme.css").content.decode().strip() == ":root{--brand:#aa3300;}"
+    assert (
+        client.get("/branding/fuel-rewards/theme.css").content.decode().strip() == ":root{--brand:#aa3300;}"
+    )
     logo = client.get("/branding/fuel-rewards/logo")
     assert logo["Content-Type"] == "image/png" and b"".join(logo.streaming_content) == PNG
 

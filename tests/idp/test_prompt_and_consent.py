@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+
 from idp.models import ClientAuthorization
 from tests.conftest import (
     PASSWORD,

@@ -3,14 +3,13 @@ owner on the account page and to staff (read-only) in the admin."""
 
 from __future__ import annotations
 
-from tests.accounts.mfa.conftest import force_login_with_mfa
-
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
 
 import idp.settings
 from accounts.models import SecurityEvent, UserSession
+from tests.accounts.mfa.conftest import force_login_with_mfa
 from tests.accounts.security.conftest import FIREFOX_LINUX, MIDDLEWARE
 from tests.conftest import PASSWORD, login
 
