@@ -6,6 +6,7 @@ What it does, all against 127.0.0.1 only and bounded in time and count:
    bench clients and users (bench/setup_data.py); empties Redis database 13.
 2. For each gunicorn configuration (``--configs``): starts gunicorn serving idp.wsgi with
    the production environment, waits for /healthz, warms up, then runs
+     healthz  GET /healthz: the floor of the stack (wrk, bench/wrk/healthz.lua)
      cc       POST /token grant_type=client_credentials (wrk, bench/wrk/client_credentials.lua)
      refresh  POST /token grant_type=refresh_token, each wrk thread chaining its rotated
               refresh token (bench/wrk/refresh.lua)
@@ -17,7 +18,10 @@ What it does, all against 127.0.0.1 only and bounded in time and count:
    one RS256 signature, SQL queries per request, and a cProfile of each scenario.
 4. Prints the results and writes them into docs/benchmarks.md between the markers.
 
-Usage: .venv/bin/python bench/run.py [--duration 15] [--configs sync:4 gthread:2x4] [--pyspy]
+Usage: .venv/bin/python bench/run.py [--duration 15] [--configs sync:4 sync:8 gthread:2x4]
+           [--tree worktree|REV] [--pyspy refresh] [--no-doc] [--json FILE]
+Fixes suggested in docs/benchmarks.md: --settings bench.experiments.settings --fixes all --no-doc,
+and bench/experiments/ab.py.
 """
 
 from __future__ import annotations
