@@ -90,6 +90,7 @@ def test_password_reset_recorded(client, member):
 def test_email_change_recorded(client, member):
     EmailAddress.objects.create(user=member, email="new@example.com", verified=True, primary=False)
     login(client, member)
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})  # email changes need it
     resp = client.post("/accounts/email/", {"email": "new@example.com", "action_primary": ""})
     assert resp.status_code == 302
     event = SecurityEvent.objects.get(user=member, kind=Kind.EMAIL_CHANGED)
