@@ -13,9 +13,10 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from jwcrypto import jwk, jws
+from jwcrypto import jws
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import jwk_from_pem
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
 from oauth2_provider.views import UserInfoView as BaseUserInfoView
 from oauthlib.oauth2.rfc6749.errors import InvalidClientIdError, MissingClientIdError
@@ -49,7 +50,7 @@ def _id_token_hint_subject(token: str) -> str | None:
         try:
             signed = jws.JWS()
             signed.deserialize(token)
-            signed.verify(jwk.JWK.from_pem(pem.encode()), alg="RS256")
+            signed.verify(jwk_from_pem(pem), alg="RS256")  # cached: parsing a PEM costs ~50 ms
             return json.loads(signed.payload).get("sub")
         except Exception:  # noqa: BLE001 - any malformed or foreign token is simply not a hint
             continue
@@ -72,8 +73,10 @@ class AuthorizeView(AuthorizationView):
         client = Client.objects.get(client_id=credentials["client_id"])
         if "none" in _prompt(request):
             return self.authorization_error(client, credentials, "login_required")
-        # The login about to happen satisfies prompt=login and max_age for this request.
-        request.session[SESSION_REAUTH_PENDING] = True
+        # The login about to happen satisfies prompt=login and max_age for this request. Only
+        # then is a session written for an anonymous visitor.
+        if "login" in _prompt(request) or request.GET.get("max_age") or request.GET.get("id_token_hint"):
+            request.session[SESSION_REAUTH_PENDING] = True
         return redirect_to_login(request.get_full_path(), resolve_url(self.get_login_url()))
 
     # --- signed-in users ------------------------------------------------------------------------------
