@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from oauth2_provider import views as dot
 
-from idp.oauth import device, views
+from idp.oauth import device, token, views
 from idp.oauth.guard import protocol_guard as guard
 
 app_name = "oauth2_provider"
@@ -21,7 +21,7 @@ urlpatterns = [
     ),
     path(".well-known/jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),
     path("authorize", guard(views.AuthorizeView.as_view(), page=True), name="authorize"),
-    path("token", guard(dot.TokenView.as_view()), name="token"),
+    path("token", guard(token.TokenView.as_view()), name="token"),
     path("revoke", guard(dot.RevokeTokenView.as_view()), name="revoke-token"),
     path("introspect", guard(dot.IntrospectTokenView.as_view()), name="introspect"),
     path("userinfo", guard(views.UserInfoView.as_view()), name="user-info"),

@@ -90,20 +90,20 @@ class Validator(OAuth2Validator):
         request.issued_access_token = at
         return at
 
-    def save_bearer_token(self, token, request, *args, **kwargs):
-        with transaction.atomic():
-            super().save_bearer_token(token, request, *args, **kwargs)
-            issuance = getattr(request, "code_issuance", None)
-            if issuance is not None:
-                rt = getattr(request, "issued_refresh_token", None)
-                at = getattr(request, "issued_access_token", None)
-                updated = CodeIssuance.objects.filter(pk=issuance.pk, redeemed_at__isnull=True).update(
-                    redeemed_at=timezone.now(),
-                    token_family=rt.token_family if rt else None,
-                    access_token_id=at.pk if at else None,
-                )
-                if not updated:  # a concurrent redemption of the same code won
-                    raise ValueError("authorization code redeemed twice")
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        """Runs inside DOT's transaction, so a code's redemption is recorded with its tokens."""
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        issuance = getattr(request, "code_issuance", None)
+        if issuance is not None:
+            rt = getattr(request, "issued_refresh_token", None)
+            at = getattr(request, "issued_access_token", None)
+            updated = CodeIssuance.objects.filter(pk=issuance.pk, redeemed_at__isnull=True).update(
+                redeemed_at=timezone.now(),
+                token_family=rt.token_family if rt else None,
+                access_token_id=at.pk if at else None,
+            )
+            if not updated:  # a concurrent redemption of the same code won: roll these tokens back
+                raise errors.InvalidGrantError(description="The code has already been used.", request=request)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)

@@ -91,14 +91,10 @@ class AuthorizeView(AuthorizationView):
         try:
             max_age = self._max_age(request)
         except ValueError:
-            return self.authorization_error(
-                client, credentials, "invalid_request", "max_age must be a number"
-            )
+            return self.authorization_error(client, credentials, "invalid_request", "max_age must be a number")
 
         context = account_services.authentication_context(request)
-        hint_sub = (
-            _id_token_hint_subject(request.GET["id_token_hint"]) if request.GET.get("id_token_hint") else None
-        )
+        hint_sub = _id_token_hint_subject(request.GET["id_token_hint"]) if request.GET.get("id_token_hint") else None
         other_user = hint_sub is not None and hint_sub != str(request.user.sub)
         too_old = max_age is not None and time.time() - context["auth_time"] > max_age
         if "login" in prompt or too_old or other_user:
@@ -153,9 +149,7 @@ class AuthorizeView(AuthorizationView):
         application = context.get("application")
         if application is not None:
             scopes = context.get("scopes", [])
-            context["claims_preview"] = claims_registry.claims_for(
-                self.request.user, scopes=scopes, client=application
-            )
+            context["claims_preview"] = claims_registry.claims_for(self.request.user, scopes=scopes, client=application)
         return context
 
     # --- consent form ---------------------------------------------------------------------------
@@ -172,13 +166,9 @@ class AuthorizeView(AuthorizationView):
             consented = getattr(self, "_consented", None)
             context = account_services.authentication_context(request)
             credentials = {**credentials, **context, "sid": self._sid(request)}
-            uri, headers, body, status = super().create_authorization_response(
-                request, scopes, credentials, allow
-            )
+            uri, headers, body, status = super().create_authorization_response(request, scopes, credentials, allow)
             if consented is not None:
-                services.client_authorization_grant(
-                    user=request.user, client=consented[0], scopes=consented[1]
-                )
+                services.client_authorization_grant(user=request.user, client=consented[0], scopes=consented[1])
             return uri, headers, body, status
         return super().create_authorization_response(request, scopes, credentials, allow)
 

@@ -241,3 +241,10 @@ def test_connected_apps_lists_scope_descriptions(client, member, third_party_rp)
     login(client, member)
     html = client.get("/apps/").content.decode()
     assert app.name in html and "Your email address" in html and ">openid<" not in html
+
+
+@pytest.mark.spec("RFC 8628 §3.5, RFC 6749 §5.2")
+def test_unknown_device_code_is_invalid_grant(client):
+    kiosk, _ = make_client(client_type="public", authorization_grant_type=DEVICE_GRANT, redirect_uris="")
+    resp = client.post("/token", {"grant_type": DEVICE_GRANT, "device_code": "nope", "client_id": kiosk.client_id})
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
