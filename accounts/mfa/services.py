@@ -6,14 +6,12 @@ committed), so the failure count and its security event survive the refusal.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from binascii import unhexlify
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
@@ -32,6 +30,7 @@ from accounts.app_settings import app_settings
 from accounts.mfa import passkeys, selectors
 from accounts.mfa.app_settings import mfa_settings
 from accounts.models import RecoveryCode, SecurityEvent, WebAuthnCredential
+from accounts.security import services as security_services
 
 Kind = SecurityEvent.Kind
 
@@ -64,26 +63,10 @@ class LastFactorError(MFAError):
 
 
 # --- security events --------------------------------------------------------------------------------
-def _client_ip(request: HttpRequest | None) -> str | None:
-    """The client's IP as allauth's rate limits see it (trusted-proxy settings apply)."""
-    if request is None:
-        return None
-    try:
-        ip = get_adapter(request).get_client_ip(request)
-        ipaddress.ip_address(ip)
-    except (PermissionDenied, ValueError):
-        return None
-    return ip
-
-
 def security_event_record(*, user, kind: str, request: HttpRequest | None = None, **data) -> SecurityEvent:
-    """Append one row to the member's security history (never changed afterwards)."""
-    return SecurityEvent.objects.create(
-        user=user,
-        kind=kind,
-        ip=_client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
-        data={k: v for k, v in data.items() if v is not None},
+    """One row of the member's security history; the keyword arguments become its data."""
+    return security_services.security_event_record(
+        kind=kind, user=user, request=request, data={k: v for k, v in data.items() if v is not None}
     )
 
 
