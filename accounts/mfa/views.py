@@ -422,9 +422,7 @@ def passkey_options(request: HttpRequest) -> JsonResponse:
         return _json_error(_("Sign in first."), 401)
     if not selectors.factors_for(request.user).usable_passkeys:
         return _json_error(_("No passkey is registered for this account."), 404)
-    return JsonResponse(
-        passkeys.authentication_options(request, purpose=passkeys.SECOND_FACTOR, user=request.user)
-    )
+    return JsonResponse(passkeys.authentication_options(request, purpose=passkeys.SECOND_FACTOR, user=request.user))
 
 
 def _reauthenticate(request: HttpRequest, kinds: tuple[str, ...]) -> HttpResponse:
@@ -532,16 +530,21 @@ def _after_enrolment(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(nxt or reverse("accounts:mfa_overview"))
 
 
-@require_POST
-@recent_authentication_required
-def totp_remove(request: HttpRequest) -> HttpResponse:
+def _change_factor(request: HttpRequest, service, success_message) -> HttpResponse:
+    """Run one factor change for the signed-in member and report it on the overview page."""
     try:
-        services.totp_device_remove(user=request.user, request=request)
+        service(user=request.user, request=request)
     except services.MFAError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Your authenticator app was removed."))
+        messages.success(request, success_message)
     return redirect("accounts:mfa_overview")
+
+
+@require_POST
+@recent_authentication_required
+def totp_remove(request: HttpRequest) -> HttpResponse:
+    return _change_factor(request, services.totp_device_remove, _("Your authenticator app was removed."))
 
 
 @require_POST
@@ -562,25 +565,13 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 @require_POST
 @recent_authentication_required
 def email_enable(request: HttpRequest) -> HttpResponse:
-    try:
-        services.email_device_enable(user=request.user, request=request)
-    except services.MFAError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Codes by email are turned on."))
-    return redirect("accounts:mfa_overview")
+    return _change_factor(request, services.email_device_enable, _("Codes by email are turned on."))
 
 
 @require_POST
 @recent_authentication_required
 def email_disable(request: HttpRequest) -> HttpResponse:
-    try:
-        services.email_device_disable(user=request.user, request=request)
-    except services.MFAError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Codes by email are turned off."))
-    return redirect("accounts:mfa_overview")
+    return _change_factor(request, services.email_device_disable, _("Codes by email are turned off."))
 
 
 @never_cache
@@ -701,9 +692,7 @@ def passkey_signup(request: HttpRequest) -> HttpResponse:
                 if state.get("email") != form.cleaned_data["email"]:
                     raise passkeys.PasskeyError("challenge", "challenge issued for another email address")
             except passkeys.PasskeyError as error:
-                services.passkey_rejection_record(
-                    user=None, reason=error.code, detail=error.detail, request=request
-                )
+                services.passkey_rejection_record(user=None, reason=error.code, detail=error.detail, request=request)
                 messages.error(request, error.message)
             else:
                 try:
