@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from idp.models import Client
+from idp.oauth.clients import client_get
 
 CLIENT_ID_SHAPE = re.compile(r"[A-Za-z0-9._~:-]{1,100}")
 
@@ -24,7 +24,5 @@ def branding(request) -> dict:
     client_id = _client_id_from(request)
     if not client_id or not CLIENT_ID_SHAPE.fullmatch(client_id):
         return {}
-    client = (
-        Client.objects.filter(client_id=client_id).only("name", "logo", "brand_color", "client_id").first()
-    )
+    client = client_get(client_id)
     return {"rp_client": client} if client else {}

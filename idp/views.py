@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from idp import selectors, services
 from idp.models import Client
+from idp.oauth.clients import client_get
 
 
 @login_required
@@ -31,7 +32,7 @@ def revoke_app(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def client_logo(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = Client.objects.filter(client_id=client_id).only("logo").first()
+    client = client_get(client_id)
     if client is None or not client.logo:
         raise Http404
     content_type = mimetypes.guess_type(client.logo.name)[0] or "application/octet-stream"
@@ -51,7 +52,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def client_theme(request: HttpRequest, client_id: str) -> HttpResponse:
     """The client's brand colour as a stylesheet (inline styles are barred by our CSP)."""
-    client = Client.objects.filter(client_id=client_id).only("brand_color").first()
+    client = client_get(client_id)
     if client is None:
         raise Http404
     response = HttpResponse(f":root{{--brand:{client.brand_color};}}\n", content_type="text/css")

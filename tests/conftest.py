@@ -29,8 +29,12 @@ def _fresh_cache():
     """Rate limits and cached sessions live in the cache; every test starts clean."""
     from django.core.cache import cache
 
+    from idp.oauth.clients import client_cache_clear
+
     cache.clear()
+    client_cache_clear()
     yield
+    client_cache_clear()
 
 
 @pytest.fixture

@@ -97,9 +97,9 @@ def login_required_acr(login) -> str | None:
     params = account_selectors.authorization_request_from(login.redirect_url)
     client = None
     if params.get("client_id"):
-        from idp.models import Client
+        from idp.oauth.clients import client_get
 
-        client = Client.objects.filter(client_id=params["client_id"]).first()
+        client = client_get(params["client_id"])
     required = account_selectors.required_acr(
         user=user, client=client, acr_values=params.get("acr_values", "")
     )

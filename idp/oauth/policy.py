@@ -5,9 +5,9 @@ from __future__ import annotations
 
 def pkce_required(client_id: str) -> bool:
     """RFC 9700 §2.1.1: PKCE for public clients always, for confidential ones unless disabled per client."""
-    from oauth2_provider.models import get_application_model
+    from idp.oauth.clients import client_get
 
-    client = get_application_model().objects.filter(client_id=client_id).only("client_type", "require_pkce").first()
+    client = client_get(client_id)
     if client is None:
         return True
     return client.client_type == "public" or client.require_pkce

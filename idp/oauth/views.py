@@ -25,7 +25,7 @@ from accounts import selectors as account_selectors
 from accounts import services as account_services
 from idp import claims as claims_registry
 from idp import selectors, services
-from idp.models import Client
+from idp.oauth.clients import client_get
 
 SESSION_REAUTH_PENDING = account_services.SESSION_REAUTH_PENDING
 SESSION_REAUTH_FRESH = account_services.SESSION_REAUTH_FRESH
@@ -70,7 +70,7 @@ class AuthorizeView(AuthorizationView):
             _scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
-        client = Client.objects.get(client_id=credentials["client_id"])
+        client = client_get(credentials["client_id"])
         if "none" in _prompt(request):
             return self.authorization_error(client, credentials, "login_required")
         # The login about to happen satisfies prompt=login and max_age for this request. Only
@@ -85,7 +85,7 @@ class AuthorizeView(AuthorizationView):
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
-        client = Client.objects.get(client_id=credentials["client_id"])
+        client = client_get(credentials["client_id"])
         prompt = _prompt(request)
 
         try:
@@ -155,7 +155,7 @@ class AuthorizeView(AuthorizationView):
     # --- consent form ---------------------------------------------------------------------------
     def form_valid(self, form):
         if form.cleaned_data.get("allow"):
-            client = Client.objects.filter(client_id=form.cleaned_data["client_id"]).first()
+            client = client_get(form.cleaned_data["client_id"])
             if client is not None:
                 self._consented = (client, set(form.cleaned_data.get("scope", "").split()))
         return super().form_valid(form)

@@ -246,9 +246,7 @@ def test_refresh_rotation_and_reuse_detection(client, member, rp):
     first = exchange(client, app, secret, code, verifier).json()
     creds = {"client_id": app.client_id, "client_secret": secret}
 
-    second = client.post(
-        "/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds}
-    )
+    second = client.post("/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds})
     assert second.status_code == 200
     second = second.json()
     assert second["refresh_token"] != first["refresh_token"]
@@ -258,16 +256,68 @@ def test_refresh_rotation_and_reuse_detection(client, member, rp):
     assert refreshed_claims["acr"] == original_claims["acr"]
 
     # Replaying the first refresh token revokes the whole family, the newest token included.
-    replay = client.post(
-        "/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds}
-    )
+    replay = client.post("/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds})
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    newest = client.post(
-        "/token", {"grant_type": "refresh_token", "refresh_token": second["refresh_token"], **creds}
-    )
+    newest = client.post("/token", {"grant_type": "refresh_token", "refresh_token": second["refresh_token"], **creds})
     assert newest.status_code == 400
     assert client.get("/userinfo", **bearer(second["access_token"])).status_code == 401
     assert not get_refresh_token_model().objects.filter(revoked__isnull=True, user=member).exists()
+
+
+@pytest.mark.spec("RFC 6749 §6, RFC 9700 §4.14.2")
+def test_rotation_retires_the_previous_pair_and_links_the_new_id_token(client, member, rp):
+    app, secret = rp
+    login(client, member)
+    code, verifier = get_code(client, app)
+    first = exchange(client, app, secret, code, verifier).json()
+    creds = {"client_id": app.client_id, "client_secret": secret}
+    second = client.post("/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **creds})
+    second = second.json()
+
+    assert client.get("/userinfo", **bearer(first["access_token"])).status_code == 401
+    assert client.get("/userinfo", **bearer(second["access_token"])).status_code == 200
+    tokens = get_refresh_token_model().objects.filter(user=member, application=app).order_by("id")
+    old, new = list(tokens)
+    assert old.revoked is not None and old.access_token_id is None
+    assert new.revoked is None and new.token_family == old.token_family
+    at = new.access_token
+    assert at.source_refresh_token_id == old.pk
+    assert str(at.id_token.jti) == id_token_claims(client, second["id_token"])["jti"]
+
+
+@pytest.mark.spec("RFC 9700 §4.14.2")
+def test_the_loser_of_two_concurrent_rotations_gets_invalid_grant(client, member, rp):
+    """Both requests validated the same live refresh token; the second to write must not fork the family."""
+    from django.db import transaction
+    from oauthlib.common import Request
+    from oauthlib.oauth2.rfc6749 import errors
+
+    from idp.oauth.validators import Validator
+
+    app, secret = rp
+    login(client, member)
+    code, verifier = get_code(client, app)
+    first = exchange(client, app, secret, code, verifier).json()
+
+    validator = Validator()
+    request = Request("https://idp.example/token", http_method="POST")
+    request.grant_type, request.client, request.scopes = "refresh_token", app, ["openid"]
+    assert validator.validate_refresh_token(first["refresh_token"], app, request)
+    # Meanwhile a concurrent request rotated the same token.
+    winner = client.post(
+        "/token",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": app.client_id,
+            "client_secret": secret,
+        },
+    )
+    assert winner.status_code == 200
+    token = {"access_token": "late-access", "refresh_token": "late-refresh", "scope": "openid", "expires_in": 60}
+    with pytest.raises(errors.InvalidGrantError), transaction.atomic():
+        validator._save_bearer_token(token, request)
+    assert get_refresh_token_model().objects.filter(user=member, revoked__isnull=True).count() == 1
 
 
 @pytest.mark.spec("RFC 6749 §6")
@@ -292,9 +342,7 @@ def test_refresh_token_bound_to_client(client, member, rp):
 @pytest.mark.spec("RFC 6749 §4.4")
 def test_client_credentials(client):
     app, secret = make_client(authorization_grant_type="client-credentials", redirect_uris="")
-    resp = client.post(
-        "/token", {"grant_type": "client_credentials", "scope": "introspection"}, **basic(app, secret)
-    )
+    resp = client.post("/token", {"grant_type": "client_credentials", "scope": "introspection"}, **basic(app, secret))
     assert resp.status_code == 200, resp.content
     body = resp.json()
     assert body["scope"] == "introspection" and "refresh_token" not in body

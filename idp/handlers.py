@@ -1,0 +1,81 @@
+"""A second Django request handler for the machine-to-machine endpoints.
+
+Relying parties and resource servers call ``/token``, ``/introspect``, ``/revoke``, ``/userinfo``,
+``/device_authorization``, the JWKS and discovery many times per login. None of them uses a session,
+a CSRF cookie, messages, allauth's or django-otp's middleware, or the account protection that
+watches browser sessions: they authenticate the client or the bearer token on every request.
+Running them through the whole browser middleware chain cost a third of a client-credentials
+grant (docs/benchmarks.md). This handler serves exactly those paths with
+``IDP_PROTOCOL_MIDDLEWARE``; every other path goes through ``MIDDLEWARE`` as before.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
+from django.utils.module_loading import import_string
+
+PROTOCOL_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "idp.middleware.SecurityHeadersMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "idp.handlers.AnonymousUserMiddleware",
+]
+
+PROTOCOL_PATHS = frozenset(
+    {
+        "/token",
+        "/introspect",
+        "/revoke",
+        "/userinfo",
+        "/device_authorization",
+        "/healthz",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    }
+)
+
+
+class AnonymousUserMiddleware:
+    """No session here: ``request.user`` is anonymous; views authenticate clients and tokens."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.user = AnonymousUser()
+        return self.get_response(request)
+
+
+class ProtocolHandler(WSGIHandler):
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(getattr(settings, "IDP_PROTOCOL_MIDDLEWARE", PROTOCOL_MIDDLEWARE)):
+            middleware = import_string(path)(handler)
+            if hasattr(middleware, "process_view"):
+                self._view_middleware.insert(0, middleware.process_view)
+            if hasattr(middleware, "process_template_response"):
+                self._template_response_middleware.append(middleware.process_template_response)
+            if hasattr(middleware, "process_exception"):
+                self._exception_middleware.append(middleware.process_exception)
+            handler = convert_exception_to_response(middleware)
+        self._middleware_chain = handler
+
+
+class Dispatcher:
+    """The WSGI application: protocol paths to :class:`ProtocolHandler`, the rest to Django's."""
+
+    def __init__(self) -> None:
+        self.pages = WSGIHandler()
+        self.protocol = ProtocolHandler()
+        self.paths = frozenset(getattr(settings, "IDP_PROTOCOL_PATHS", PROTOCOL_PATHS))
+
+    def __call__(self, environ, start_response):
+        handler = self.protocol if environ.get("PATH_INFO", "") in self.paths else self.pages
+        return handler(environ, start_response)
