@@ -65,9 +65,7 @@ class ClientAuthorization(models.Model):
     """A member's consent to a client for a set of scopes, remembered until revoked."""
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_authorizations"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_authorizations")
     client = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE)
     scope = models.TextField(_("scope"))
     created = models.DateTimeField(auto_now_add=True)

@@ -35,9 +35,7 @@ if not SECRET_KEY:
     if EMBEDDED or bootstrap.SECRET_FILE.exists():
         SECRET_KEY = bootstrap.ensure_secret_key()
     else:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment or run `python -m idp.bootstrap`."
-        )
+        raise ImproperlyConfigured("SECRET_KEY is not set. Set it in the environment or run `python -m idp.bootstrap`.")
 
 IDP_ISSUER = env.str("IDP_ISSUER", default="").rstrip("/")
 # Absolute base URL used where no request is at hand (emails, device verification URI).
@@ -266,9 +264,7 @@ else:
     if EMBEDDED or bootstrap.KEYRING_FILE.exists():
         bootstrap.ensure_signing_key()
     else:
-        raise ImproperlyConfigured(
-            "No OIDC signing key. Set OIDC_RSA_PRIVATE_KEY or run `python -m idp.bootstrap`."
-        )
+        raise ImproperlyConfigured("No OIDC signing key. Set OIDC_RSA_PRIVATE_KEY or run `python -m idp.bootstrap`.")
     _ACTIVE_KEY, _INACTIVE_KEYS = bootstrap.load_signing_keys()
 
 OAUTH2_PROVIDER = {

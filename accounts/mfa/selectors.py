@@ -58,6 +58,16 @@ def factors_for(user) -> Factors:
     )
 
 
+def has_strong_factor(user) -> bool:
+    """``factors_for(user).has_strong_factor`` in one query: the question every sign-in asks."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, OuterRef
+
+    totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    passkey = WebAuthnCredential.objects.filter(user=OuterRef("pk"), flagged_at__isnull=True)
+    return get_user_model().objects.filter(pk=user.pk).filter(Exists(totp) | Exists(passkey)).exists()
+
+
 def email_verified(user) -> bool:
     return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
 

@@ -35,6 +35,8 @@ class SecondFactorStage(LoginStage):
         if selectors.used_passkey_since(self.request, user, self.login.initiated_at):
             return None, True
         required = selectors.login_required_acr(self.login)
+        if not selectors.needs_second_factor(required) and not selectors.has_strong_factor(user):
+            return None, True
         factors = selectors.factors_for(user)
         if not factors.has_strong_factor and not selectors.needs_second_factor(required):
             return None, True

@@ -93,8 +93,12 @@ def login_record(*, request: HttpRequest, user) -> UserSession:
         "ended_at": None,
         "sid": session.get(SESSION_SID, ""),
     }
-    row, _created = UserSession.objects.update_or_create(
-        session_key=session.session_key, defaults=fields, create_defaults={**fields, "created": now}
+    # One INSERT ... ON CONFLICT DO UPDATE (update_or_create costs six statements with savepoints).
+    (row,) = UserSession.objects.bulk_create(
+        [UserSession(session_key=session.session_key, created=now, **fields)],
+        update_conflicts=True,
+        unique_fields=["session_key"],
+        update_fields=list(fields),
     )
     data = {"method": methods[0] if methods else "other", "methods": methods, "amr": amr, "session": row.pk}
     providers = [r["provider"] for r in records if r.get("method") == "socialaccount" and r.get("provider")]
@@ -156,13 +160,20 @@ def login_device_note(*, request: HttpRequest, response: HttpResponse | None, us
     known = _valid_device_token(cookie) and selectors.is_known_device(request, user)
     token = cookie if _valid_device_token(cookie) else secrets.token_urlsafe(32)
     now = timezone.now()
-    first_device = not KnownDevice.objects.filter(user=user).exists()
-    seen = {"last_seen": now, "user_agent": geo.user_agent(request)}
-    KnownDevice.objects.update_or_create(
-        user=user,
-        device_hash=selectors.device_hash(token),
-        defaults=seen,
-        create_defaults={**seen, "first_seen": now},
+    first_device = not known and not KnownDevice.objects.filter(user=user).exists()
+    KnownDevice.objects.bulk_create(
+        [
+            KnownDevice(
+                user=user,
+                device_hash=selectors.device_hash(token),
+                first_seen=now,
+                last_seen=now,
+                user_agent=geo.user_agent(request),
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["user", "device_hash"],
+        update_fields=["last_seen", "user_agent"],
     )
     if response is not None:
         response.set_cookie(

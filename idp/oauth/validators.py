@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_id_token_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
@@ -20,6 +26,7 @@ from idp.oauth.clients import client_get
 
 log = logging.getLogger(__name__)
 AccessToken = get_access_token_model()
+Grant = get_grant_model()
 IDToken = get_id_token_model()
 RefreshToken = get_refresh_token_model()
 
@@ -69,14 +76,52 @@ class Validator(OAuth2Validator):
                 sid=getattr(request, "sid", "") or "",
             )
 
+    # DOT reads the code's Grant row once per question (scopes, redirect URI, challenge, method,
+    # nonce, validity): five queries per exchange. One read per token request answers them all.
+    def _grant(self, request, code: str):
+        memo = getattr(request, "_idp_grant", None)
+        if memo is None or memo[0] != code:
+            memo = (code, Grant.objects.select_related("user").filter(code=code).first())
+            request._idp_grant = memo
+        return memo[1]
+
+    def _client_grant(self, request, code: str, client):
+        grant = self._grant(request, code)
+        return grant if grant is not None and client is not None and grant.application_id == client.pk else None
+
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+        grant = self._grant(request, code)
+        return grant.scope.split() if grant is not None and grant.scope else []
+
+    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request):
+        grant = self._grant(request, code)
+        return (grant.nonce or None) if grant is not None else None
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request=None, *args, **kwargs):
+        if request is None:
+            return super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs)
+        grant = self._client_grant(request, code, client)
+        return grant is not None and grant.redirect_uri_allowed(redirect_uri)
+
+    def get_code_challenge_method(self, code, request):
+        grant = self._client_grant(request, code, request.client)
+        return (grant.code_challenge_method or None) if grant is not None else None
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         issuance = CodeIssuance.objects.filter(code_hash=code_hash(code), client=client).first()
         if issuance is not None and issuance.redeemed_at is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
             services.code_replay_revoke(issuance=issuance)
             return False
-        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+        grant = self._client_grant(request, code, client)
+        if grant is None or grant.is_expired():
             return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
         if issuance is None:
             return False
         request.code_issuance = issuance
@@ -90,7 +135,8 @@ class Validator(OAuth2Validator):
         request.sid = issuance.sid
 
     def get_code_challenge(self, code, request):
-        challenge = super().get_code_challenge(code, request)
+        grant = self._client_grant(request, code, request.client)
+        challenge = (grant.code_challenge or None) if grant is not None else None
         if challenge is None and request.code_verifier is not None:
             # RFC 9700 §4.8.2 (PKCE downgrade): a code_verifier for a code that was issued
             # without a code_challenge is refused.

@@ -56,9 +56,7 @@ class Command(BaseCommand):
                     given_name="Demo",
                     family_name="Admin" if staff else "Member",
                 )
-            EmailAddress.objects.update_or_create(
-                user=user, email=email, defaults={"verified": True, "primary": True}
-            )
+            EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         for client_id, name, port, colour in DEMO_CLIENTS:
             base = f"http://127.0.0.1:{port}"
             client = Client.objects.filter(client_id=client_id).first()
@@ -82,12 +80,8 @@ class Command(BaseCommand):
                 client.save(update_fields=list(fields))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         staff, member = data["staff"], data["member"]
-        self.stdout.write(
-            f"  Staff admin:  http://127.0.0.1:8000/admin/  {staff['email']} / {staff['password']}"
-        )
+        self.stdout.write(f"  Staff admin:  http://127.0.0.1:8000/admin/  {staff['email']} / {staff['password']}")
         self.stdout.write(
             f"  Member login: http://127.0.0.1:8000/accounts/login/  {member['email']} / {member['password']}"
         )
-        self.stdout.write(
-            "  Demo sites:   make example  (then open http://127.0.0.1:9001 and http://127.0.0.1:9002)"
-        )
+        self.stdout.write("  Demo sites:   make example  (then open http://127.0.0.1:9001 and http://127.0.0.1:9002)")
