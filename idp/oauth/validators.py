@@ -211,6 +211,12 @@ class Validator(OAuth2Validator):
         self._create_refresh_token(request, token["refresh_token"], access_token, old)
         request.refresh_token_instance = None
 
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        """A client-credentials grant writes one row: that INSERT needs no transaction around it."""
+        if request.grant_type == "client_credentials" and "refresh_token" not in token:
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        return super().save_bearer_token(token, request, *args, **kwargs)
+
     def _save_bearer_token(self, token, request, *args, **kwargs):
         """Runs inside DOT's transaction, so a code's redemption is recorded with its tokens."""
         if self._rotation_applies(token, request):
