@@ -7,6 +7,9 @@ import pytest
 from consent.legal import services
 from consent.models import LegalDocument, LegalDocumentText, LegalDocumentVersion
 
+# The back-channel logout endpoint and in-process tasks of the account-protection tests.
+from tests.accounts.security.conftest import eager_tasks, rp_endpoint  # noqa: F401
+
 TEXTS = {
     "terms": {"en": "Terms of use", "ja": "利用規約"},
     "privacy": {"en": "Privacy policy", "ja": "プライバシーポリシー"},

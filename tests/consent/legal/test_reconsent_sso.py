@@ -198,3 +198,28 @@ def _v(slug: str, version: str) -> int:
     from consent.models import LegalDocumentVersion
 
     return LegalDocumentVersion.objects.get(document__slug=slug, version=version).pk
+
+
+@pytest.mark.spec("OIDC Back-Channel Logout 1.0 §2.5")
+def test_decline_tells_the_rp_over_back_channel_logout(
+    client, accepted_member, rp_endpoint, eager_tasks, django_capture_on_commit_callbacks
+):
+    """Signed out of that RP: its session for this browser ends too, where it listens."""
+    from tests.accounts.security.conftest import verified_logout_token
+    from tests.conftest import make_client
+
+    endpoint = rp_endpoint()
+    app, secret = make_client(backchannel_logout_uri=endpoint.url)
+    login(client, accepted_member)
+    resp, _params, verifier = _authorize(client, app)
+    assert exchange(client, app, secret, query_of(resp["Location"])["code"], verifier).status_code == 200
+    sid = client.session["idp_sid"]
+
+    publish("terms", "2", material=True)
+    resp, _params, _ = _authorize(client, app)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(resp["Location"], {"action": "decline", "next": _next_of(resp["Location"])})
+
+    [token] = endpoint.wait_for(1)
+    _header, claims = verified_logout_token(client, token)
+    assert claims["aud"] == app.client_id and claims["sub"] == str(accepted_member.sub) and claims["sid"] == sid
