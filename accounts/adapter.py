@@ -12,8 +12,13 @@ class AccountAdapter(DefaultAccountAdapter):
         return True
 
     def get_login_stages(self) -> list[str]:
-        """allauth's stages (login by code, phone, email verification), then the second factor."""
-        return [*super().get_login_stages(), "accounts.mfa.stages.SecondFactorStage"]
+        """allauth's stages (login by code, phone, email verification), the second factor, then
+        acceptance of changed legal documents (after the member proved who they are)."""
+        return [
+            *super().get_login_stages(),
+            "accounts.mfa.stages.SecondFactorStage",
+            "consent.legal.stages.ReconsentStage",
+        ]
 
     def get_reauthentication_methods(self, user) -> list[dict]:
         """Password (allauth's page) first when the account has one; then passkeys and codes.

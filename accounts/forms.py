@@ -3,6 +3,12 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 
 class LoginForm(AllauthLoginForm):
@@ -21,3 +27,53 @@ class LoginForm(AllauthLoginForm):
             hint = parse_qs(urlsplit(nxt).query).get("login_hint", [""])[0]
         if hint and "@" in hint and len(hint) <= 254:
             self.fields["login"].initial = hint
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's email + password sign-up, plus acceptance of the published legal documents.
+
+    The ``accept_legal`` checkbox exists only while documents are published; the acceptance
+    is recorded with its evidence (``consent.legal.services.legal_accept_current``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from consent.legal import selectors as legal_selectors
+
+        self.legal_versions = legal_selectors.current_versions()
+        if self.legal_versions:
+            links = format_html_join(
+                ", ",
+                '<a href="{}" target="_blank" rel="noopener">{}</a>',
+                (
+                    (
+                        reverse("legal:document_version", args=[v.document.slug, v.version]),
+                        getattr(legal_selectors.text_for(v, get_language()), "title", v.document.name),
+                    )
+                    for v in self.legal_versions
+                ),
+            )
+            self.fields["accept_legal"] = forms.BooleanField(
+                label=_("I have read and accept these documents"),
+                help_text=links,
+                error_messages={"required": _("Accept the terms to create your account.")},
+            )
+
+    def custom_signup(self, request, user):
+        super().custom_signup(request, user)
+        if not self.legal_versions:
+            return
+        from accounts.security import geo
+        from consent.legal import selectors as legal_selectors
+        from consent.legal import services as legal_services
+
+        nxt = request.POST.get("next") or request.GET.get("next")
+        legal_services.legal_accept(
+            user=user,
+            versions=self.legal_versions,
+            language=get_language(),
+            channel="signup",
+            client=legal_selectors.client_from_next(nxt),
+            ip=geo.client_ip(request),
+            user_agent=geo.user_agent(request),
+        )

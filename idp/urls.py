@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("idp.oauth.urls")),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("", include("consent.legal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("apps/", views.connected_apps, name="connected_apps"),
     path("apps/<int:pk>/revoke", views.revoke_app, name="revoke_app"),

@@ -24,7 +24,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidClientIdError, MissingClientId
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from idp import claims as claims_registry
-from idp import selectors, services
+from idp import interstitials, selectors, services
 from idp.oauth.clients import client_get
 
 SESSION_REAUTH_PENDING = account_services.SESSION_REAUTH_PENDING
@@ -116,6 +116,13 @@ class AuthorizeView(AuthorizationView):
             query = urlencode({"next": request.get_full_path(), "acr": required})
             return HttpResponseRedirect(reverse("accounts:step_up") + "?" + query)
 
+        # Pages other apps put before the code (re-consent to changed terms, ...): idp.interstitials.
+        interstitial = interstitials.pending_interstitial(request, request.user, client)
+        if interstitial is not None:
+            if "none" in prompt or interstitial.url is None:
+                return self.authorization_error(client, credentials, interstitial.error, interstitial.description)
+            return HttpResponseRedirect(interstitials.redirect_url(interstitial, request.get_full_path()))
+
         scope_set = set(scopes)
         if client.first_party or (
             "consent" not in prompt and selectors.client_authorization_covers(request.user, client, scope_set)
@@ -156,6 +163,11 @@ class AuthorizeView(AuthorizationView):
     def form_valid(self, form):
         if form.cleaned_data.get("allow"):
             client = client_get(form.cleaned_data["client_id"])
+            interstitial = client and interstitials.pending_interstitial(self.request, self.request.user, client)
+            if interstitial and client.redirect_uri_allowed(form.cleaned_data["redirect_uri"]):
+                # Posted past a pending interstitial (it appeared after the consent page was shown):
+                # the RP hears the error and starts again, and its new request shows the page.
+                return self.authorization_error(client, form.cleaned_data, interstitial.error, interstitial.description)
             if client is not None:
                 self._consented = (client, set(form.cleaned_data.get("scope", "").split()))
         return super().form_valid(form)
