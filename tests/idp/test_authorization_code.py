@@ -358,3 +358,31 @@ def test_code_client_cannot_use_client_credentials(client, rp):
     resp = client.post("/token", {"grant_type": "client_credentials"}, **basic(app, secret))
     assert resp.status_code in (400, 401)
     assert resp.json()["error"] == "unauthorized_client"
+
+
+@pytest.mark.spec("RFC 6749 §6, RFC 9700 §4.14.2")
+def test_refresh_token_past_its_lifetime_is_invalid_grant(client, member, rp, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.settings import oauth2_settings
+
+    app, secret = rp
+    login(client, member)
+    code, verifier = get_code(client, app)
+    first = exchange(client, app, secret, code, verifier).json()
+    rt = get_refresh_token_model().objects.get(user=member, application=app, revoked__isnull=True)
+    lifetime = timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
+    get_access_token_model().objects.filter(pk=rt.access_token_id).update(
+        expires=timezone.now() - lifetime - timedelta(seconds=1)
+    )
+    resp = client.post(
+        "/token",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": app.client_id,
+            "client_secret": secret,
+        },
+    )
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
