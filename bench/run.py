@@ -20,8 +20,7 @@ What it does, all against 127.0.0.1 only and bounded in time and count:
 
 Usage: .venv/bin/python bench/run.py [--duration 15] [--configs sync:4 sync:8 gthread:2x4]
            [--tree worktree|REV] [--pyspy refresh] [--no-doc] [--json FILE]
-Fixes suggested in docs/benchmarks.md: --settings bench.experiments.settings --fixes all --no-doc,
-and bench/experiments/ab.py.
+An experiment (another settings module for the server): --settings MODULE --no-doc.
 """
 
 from __future__ import annotations
@@ -71,10 +70,8 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def server_env(settings_module: str = "idp.settings", fixes: str | None = None) -> dict[str, str]:
+def server_env(settings_module: str = "idp.settings") -> dict[str, str]:
     env = dict(os.environ)
-    if fixes is not None:
-        env["BENCH_FIXES"] = fixes
     env.update(
         {
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
@@ -592,9 +589,8 @@ def render(report: dict) -> str:
             f"- one client secret check (`idp.hashers.ClientSecretHasher`, keyed HMAC-SHA256): "
             f"**{fmt(p['client_secret_verify_us'])} µs**",
             f"- one RS256 ID token signature (jwcrypto, 2048-bit key): **{fmt(p['rs256_id_token_sign_ms'], 2)} ms**",
-            "- loading the RSA signing key from its PEM (`jwk.JWK.from_pem`, which "
-            "`idp/oauth/views.py` `_id_token_hint_subject` does for every key on every request with an "
-            f"`id_token_hint`): **{fmt(p['jwk_from_pem_ms'])} ms**",
+            "- loading the RSA signing key from its PEM (`jwk.JWK.from_pem`; the app parses each key once "
+            f"per process through DOT's cached `jwk_from_pem`): **{fmt(p['jwk_from_pem_ms'])} ms**",
         ]
     if ip.get("scenarios"):
         s = ip["scenarios"]
@@ -702,9 +698,8 @@ def main() -> None:
     parser.add_argument(
         "--settings",
         default="idp.settings",
-        help="settings module for the server (bench.experiments.settings measures the suggested fixes)",
+        help="settings module for the server (an experiment; needs --no-doc)",
     )
-    parser.add_argument("--fixes", help="with --settings bench.experiments.settings: comma-separated fixes, or all")
     parser.add_argument(
         "--tree",
         default="worktree",
@@ -730,7 +725,6 @@ def main() -> None:
         "command": " ".join(["make bench"] if len(sys.argv) == 1 else [".venv/bin/python bench/run.py", *sys.argv[1:]]),
         "duration": args.duration,
         "settings": args.settings,
-        "fixes": args.fixes,
         "machine": {**procstat.machine_info(), "python": f"Python {platform.python_version()}"},
         "configs": [],
     }
@@ -738,7 +732,7 @@ def main() -> None:
         workdir = Path(tmp)
         report["code"] = prepare_tree(args.tree, workdir)
         log(f"measuring {report['code']}")
-        env = server_env(args.settings, args.fixes)
+        env = server_env(args.settings)
         for spec in args.configs:
             report["configs"].append(run_config(parse_config(spec), args, wrk, env, workdir))
         log("in-process measurements (hashers, queries per request, cProfile)")
