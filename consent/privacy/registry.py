@@ -179,6 +179,12 @@ def personal(label: str, reason: str) -> None:
     _personal[label] = reason
 
 
+def declaration_remove(label: str) -> None:
+    """Forget a :func:`personal` or :func:`not_personal` declaration (for test-only models)."""
+    _personal.pop(label, None)
+    _not_personal.pop(label, None)
+
+
 def hold_category_register(key: str, label) -> None:
     _hold_categories[key] = label
 

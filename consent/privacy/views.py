@@ -65,7 +65,7 @@ def export_download(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @recent_authentication_required
 def delete(request: HttpRequest) -> HttpResponse:
-    form = AccountDeleteForm(request.POST or None)
+    form = AccountDeleteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.account_delete(user=request.user, request=request)
         logout(request)
