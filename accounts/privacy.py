@@ -37,10 +37,11 @@ def _models():
 
 def export(user) -> dict:
     from django.contrib.admin.models import LogEntry
+    from django.contrib.auth import get_user_model
 
     models, EmailAddress, SocialAccount, TOTPDevice, EmailDevice = _models()
     profile = privacy.rows(
-        type(user).objects.filter(pk=user.pk),
+        get_user_model().objects.filter(pk=user.pk),
         [
             "sub",
             "email",

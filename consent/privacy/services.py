@@ -92,7 +92,7 @@ def export_request_create(*, user, language: str = "") -> ExportRequest:
     """
     from consent.privacy import tasks
 
-    type(user).objects.select_for_update().filter(pk=user.pk).first()  # one request at a time
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()  # one request at a time
     current = ExportRequest.objects.filter(user=user, state__in=ExportRequest.OPEN_STATES).first()
     if current is not None:
         return current
