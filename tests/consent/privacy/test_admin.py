@@ -54,9 +54,7 @@ def test_the_queue_lists_requests_with_state_steps_and_holds(client, officer, he
 
 def test_retry_is_an_audited_action(client, officer, held_erasure, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        resp = client.post(
-            "/admin/consent/erasurerequest/", {"action": "retry", "_selected_action": [held_erasure.pk]}
-        )
+        resp = client.post("/admin/consent/erasurerequest/", {"action": "retry", "_selected_action": [held_erasure.pk]})
     assert resp.status_code == 302
     assert AuditEvent.objects.filter(kind="privacy.erasure_retried", user=officer).count() == 1
     held_erasure.refresh_from_db()

@@ -63,7 +63,8 @@ def test_the_member_downloads_everything_once_through_the_emailed_link(
     assert again.status_code == 410 and "already used" in again.content.decode()
     stored = ExportRequest.objects.get(user=member)
     assert stored.state == ExportRequest.State.DOWNLOADED and stored.payload is None
-    kinds = set(AuditEvent.objects.filter(user=member, kind__startswith="privacy.export").values_list("kind", flat=True))
+    audit = AuditEvent.objects.filter(user=member, kind__startswith="privacy.export")
+    kinds = set(audit.values_list("kind", flat=True))
     assert kinds == {"privacy.export_requested", "privacy.export_ready", "privacy.export_downloaded"}
 
 

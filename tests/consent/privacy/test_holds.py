@@ -128,7 +128,11 @@ def test_a_hold_on_all_data_keeps_everything_but_access_is_still_cut(
 
 @pytest.mark.parametrize(
     ("category", "reason", "days", "code"),
-    [("nothing_like_this", "r", 1, "category"), ("security_log", "  ", 1, "reason"), ("security_log", "r", -1, "ends_at")],
+    [
+        ("nothing_like_this", "r", 1, "category"),
+        ("security_log", "  ", 1, "reason"),
+        ("security_log", "r", -1, "ends_at"),
+    ],
 )
 def test_bad_holds_are_refused(member, category, reason, days, code):
     from django.utils import timezone

@@ -77,8 +77,9 @@ def test_signing_in_after_the_notice_cancels_it(client, member, clock, django_ca
     assert InactivityNotice.objects.filter(user=member).count() == 2
 
 
-def test_staff_and_recent_accounts_are_left_alone(member, admin_user, django_user_model, clock,
-                                                  django_capture_on_commit_callbacks):
+def test_staff_and_recent_accounts_are_left_alone(
+    member, admin_user, django_user_model, clock, django_capture_on_commit_callbacks
+):
     admin_user.last_login = clock.now - timedelta(days=400)
     admin_user.save(update_fields=["last_login"])
     member.last_login = clock.now - timedelta(days=3)
