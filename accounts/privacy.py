@@ -200,6 +200,7 @@ privacy.plan_register(
     privacy.Plan(
         name="accounts",
         title=_("Your account"),
+        page_order=100,
         order=900,
         models=(
             settings.AUTH_USER_MODEL,

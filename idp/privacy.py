@@ -75,6 +75,7 @@ privacy.plan_register(
     privacy.Plan(
         name="idp",
         title=_("Apps you signed in to"),
+        page_order=200,
         order=100,
         models=(
             "idp.Client",

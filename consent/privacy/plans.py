@@ -54,6 +54,7 @@ privacy.plan_register(
     privacy.Plan(
         name="privacy",
         title=_("Your privacy requests"),
+        page_order=900,
         order=500,
         models=(
             "consent.ExportRequest",

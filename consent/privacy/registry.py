@@ -52,6 +52,8 @@ Rules every plan follows
 * A step with ``hold_category`` waits while a legal hold of that category (or ``"all"``) is
   active for the member; everything else is erased at once. Steps with ``final=True`` run
   only when every other step of every plan is done (the account row itself goes last).
+* ``title``, ``labels`` (top-level export keys → translated names), ``corrections`` (label,
+  URL name) and ``page_order`` shape the member's data page (``/privacy/``).
 * ``boundary=(...)`` names covered models whose link to a person does not make the rows that
   point at them personal (a client's owner does not make every token of that client personal).
 
@@ -118,6 +120,7 @@ class Plan:
     corrections: tuple[tuple[Any, str], ...] = ()
     boundary: tuple[str, ...] = ()
     labels: dict[str, Any] = field(default_factory=dict)
+    page_order: int = 500  # where its section comes on the member's data page
 
     def step_key(self, step: Step) -> str:
         return f"{self.name}.{step.name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,7 +11,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from consent.models import ErasureRequest, ErasureStep, ExportRequest, LegalHold
 from consent.privacy import registry
@@ -36,11 +38,12 @@ def export_payload(*, user, now: datetime | None = None) -> dict:
 
 @dataclass
 class Item:
+    """One entry of a section: a value, records (each a list of label/value pairs), or nothing."""
+
     label: str
-    kind: str  # "value" | "table" | "empty"
+    kind: str  # "value" | "records" | "empty"
     value: str = ""
-    columns: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
+    records: list[list[tuple[str, str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -51,41 +54,56 @@ class Section:
     corrections: list[tuple[str, str]]
 
 
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
 def _text(value) -> str:
-    if value is None or value == "":
+    if value is None or value == "" or value == [] or value == {}:
         return "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return formats.date_format(moment, "SHORT_DATETIME_FORMAT")
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, cls=DjangoJSONEncoder)
     return str(value)
 
 
+def _label(key: str) -> str:
+    return key.replace("__", " ").replace("_", " ")
+
+
+def _record(row: dict) -> list[tuple[str, str]]:
+    return [(_label(k), _text(v)) for k, v in row.items()]
+
+
 def _items(data: dict, labels: dict) -> list[Item]:
     items = []
     for key, value in data.items():
-        label = str(labels.get(key, key.replace("_", " ")))
-        if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
-            items.extend(_items(value, {}))  # a group of tables
+        label = str(labels.get(key, _label(key)))
+        if isinstance(value, dict) and value and all(isinstance(v, list | dict) for v in value.values()):
+            items.extend(_items(value, {}))  # a group of lists
         elif isinstance(value, dict):
-            rows = [[k.replace("_", " "), _text(v)] for k, v in value.items()]
-            items.append(Item(label=label, kind="table", columns=[], rows=rows) if rows else Item(label, "empty"))
-        elif isinstance(value, list):
-            if not value:
-                items.append(Item(label=label, kind="empty"))
-            elif all(isinstance(v, dict) for v in value):
-                columns = list(dict.fromkeys(k for row in value for k in row))
-                rows = [[_text(row.get(c)) for c in columns] for row in value]
-                items.append(Item(label=label, kind="table", columns=[c.replace("_", " ") for c in columns], rows=rows))
-            else:
-                items.append(Item(label=label, kind="value", value=", ".join(_text(v) for v in value)))
+            items.append(Item(label, "records", records=[_record(value)]) if value else Item(label, "empty"))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            items.append(Item(label, "records", records=[_record(row) for row in value]))
+        elif value == []:
+            items.append(Item(label, "empty"))
         else:
-            items.append(Item(label=label, kind="value", value=_text(value)))
+            items.append(Item(label, "value", value=_text(value)))
     return items
 
 
 def data_overview(*, user) -> list[Section]:
     """The data we hold about the member, one section per plan, with links to correct it."""
     sections = []
-    for plan in registry.plans():
+    for plan in sorted(registry.plans(), key=lambda p: (p.page_order, p.name)):
         corrections = []
         for label, url_name in plan.corrections:
             try:
