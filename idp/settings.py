@@ -141,6 +141,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-tokens": {"task": "idp.tasks.clear_expired_tokens", "schedule": timedelta(hours=1)},
+    # Privacy: resume stalled export/erasure jobs, finish erasures whose holds ended, expire exports.
+    "privacy-resume-jobs": {"task": "consent.privacy.resume_jobs", "schedule": timedelta(minutes=5)},
+    "privacy-inactive-accounts": {"task": "consent.privacy.inactive_accounts_sweep", "schedule": timedelta(days=1)},
 }
 
 # --- Email -----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("consent.legal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("apps/", views.connected_apps, name="connected_apps"),
+    path("privacy/", include("consent.privacy.urls")),
     path("apps/<int:pk>/revoke", views.revoke_app, name="revoke_app"),
     path("branding/<str:client_id>/logo", views.client_logo, name="client_logo"),
     path("branding/<str:client_id>/theme.css", views.client_theme, name="client_theme"),

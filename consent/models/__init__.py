@@ -1,5 +1,16 @@
 """Models of the consent app, one module per part (imported here so Django finds them)."""
 
 from consent.models.legal import LegalAcceptance, LegalDocument, LegalDocumentText, LegalDocumentVersion
+from consent.models.privacy import ErasureRequest, ErasureStep, ExportRequest, InactivityNotice, LegalHold
 
-__all__ = ["LegalAcceptance", "LegalDocument", "LegalDocumentText", "LegalDocumentVersion"]
+__all__ = [
+    "ErasureRequest",
+    "ErasureStep",
+    "ExportRequest",
+    "InactivityNotice",
+    "LegalAcceptance",
+    "LegalDocument",
+    "LegalDocumentText",
+    "LegalDocumentVersion",
+    "LegalHold",
+]
