@@ -143,6 +143,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-tokens": {"task": "idp.tasks.clear_expired_tokens", "schedule": timedelta(hours=1)},
+    # Webhooks: publish again what the broker never got (consent/outbox/services.py outbox_sweep).
+    "consent-outbox-sweep": {"task": "consent.outbox.sweep", "schedule": timedelta(minutes=1)},
 }
 
 # --- Email -----------------------------------------------------------------------------------------

@@ -1,0 +1,3 @@
+from consent.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
+
+__all__ = ["OutboxEvent", "WebhookAttempt", "WebhookDelivery", "WebhookSubscription"]
