@@ -21,6 +21,14 @@ from consent.outbox import services
 SECRET_TEMPLATE = "admin/consent/webhooksubscription/secret.html"
 
 
+class HttpsURLField(forms.URLField):
+    """A URL typed without a scheme is taken as https://."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("assume_scheme", "https")
+        super().__init__(**kwargs)
+
+
 class WebhookSubscriptionForm(forms.ModelForm):
     kinds = forms.CharField(
         label=_("Event kinds"),
@@ -31,6 +39,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
     class Meta:
         model = WebhookSubscription
         fields = ("name", "url", "is_active")
+        field_classes = {"url": HttpsURLField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
