@@ -23,6 +23,12 @@ class _WebhookSettings:
         return self._get("TIMEOUT", 10.0)
 
     @property
+    def PUBLISH_TIMEOUT(self) -> float:
+        """Seconds a task publication on commit may take (connecting, and each broker command).
+        Past it the request goes on and the delivery waits in the outbox for the sweeper."""
+        return self._get("PUBLISH_TIMEOUT", 2.0)
+
+    @property
     def MAX_ATTEMPTS(self) -> int:
         """Attempts per delivery (the first one included) before it is marked failed."""
         return self._get("MAX_ATTEMPTS", 10)

@@ -42,6 +42,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from kombu import pools
 
 from consent.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from consent.outbox import selectors, signing
@@ -122,12 +123,30 @@ def event_body(event: OutboxEvent) -> bytes:
 # --- Publishing ------------------------------------------------------------------------------------
 
 
+def _producer_pool(app):
+    """Producers whose broker connection gives up fast: one connection attempt, and a
+    ``CONSENT_WEBHOOKS_PUBLISH_TIMEOUT`` on connecting and on every broker command.
+
+    Celery's own pool retries a publish, reconnects for ``broker_connection_timeout`` and, on Redis,
+    waits without limit for a broker that accepts connections but does not answer (hung, or a lost
+    network). Its connection options are part of kombu's pool key, so this is a pool of its own.
+    """
+    timeout = webhook_settings.PUBLISH_TIMEOUT
+    options = {
+        **(app.conf.broker_transport_options or {}),
+        "max_retries": 0,
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+    }
+    return pools.producers[app.connection_for_write(connect_timeout=timeout, transport_options=options)]
+
+
 def delivery_publish(delivery_id: int, *, countdown: float | None = None) -> bool:
     """Publish the delivery task; ``False`` (logged) instead of an error or a wait.
 
-    Celery retries a failed publish for seconds by default, and even with ``retry=False`` keeps
-    reconnecting for ``broker_connection_timeout``; here one connection attempt is made, once. A
-    delivery that could not be published stays pending in the database, where the sweeper finds it.
+    Called on commit, in the request that made the change: it must neither raise nor hang when the
+    broker is down. A delivery that could not be published stays pending in the database, where
+    the sweeper finds it.
     """
     from consent.outbox.tasks import deliver
 
@@ -136,8 +155,7 @@ def delivery_publish(delivery_id: int, *, countdown: float | None = None) -> boo
         if app.conf.task_always_eager:
             deliver.apply_async(args=[delivery_id])  # in-process (embedded set-up)
             return True
-        with app.producer_or_acquire() as producer:
-            producer.connection.ensure_connection(max_retries=0)
+        with _producer_pool(app).acquire(block=True, timeout=webhook_settings.PUBLISH_TIMEOUT) as producer:
             deliver.apply_async(args=[delivery_id], countdown=countdown, producer=producer, retry=False)
         return True
     except Exception:

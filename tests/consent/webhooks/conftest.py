@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -189,8 +190,16 @@ class RedisServer:
                 pytest.fail(f"redis-server exited with {self.proc.returncode}:\n{self.log.read_text()}")
         client.close()
 
+    def pause(self) -> None:
+        """Hang the broker (SIGSTOP): connections are still accepted by the kernel, nothing answers."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.resume()
             self.proc.terminate()
             self.proc.wait(timeout=20)
         self.proc = None
@@ -235,7 +244,7 @@ def broker_down():
 
 
 @pytest.fixture
-def start_worker(tmp_path, broker, settings):
+def start_worker(tmp_path, broker, settings, monkeypatch):
     """``start_worker(beat=False)``: a Celery worker process on ``broker`` and the test database,
     with the short retry schedule of ``worker_settings`` (also applied here)."""
     from idp import bootstrap
@@ -245,6 +254,10 @@ def start_worker(tmp_path, broker, settings):
     for name in dir(worker_settings):
         if name.startswith("CONSENT_WEBHOOKS_"):
             setattr(settings, name, getattr(worker_settings, name))
+    if "DATABASE_URL" not in os.environ:
+        # The embedded run: Processes names the SQLite test database from the connection; it only
+        # reads the variable's presence here, this process's settings are long loaded.
+        monkeypatch.setenv("DATABASE_URL", "sqlite://")
     processes = Processes(tmp_path)
     processes.env.update(
         IDP_VAR_DIR=str(bootstrap.VAR_DIR),  # the same SECRET_KEY: it opens the sealed webhook secrets
