@@ -30,19 +30,18 @@ class _WebhookSettings:
 
     @property
     def MAX_ATTEMPTS(self) -> int:
-        """Attempts per delivery (the first one included) before it is marked failed."""
-        return self._get("MAX_ATTEMPTS", 10)
+        """Attempts per delivery (the first one included) before it is marked failed. With the
+        default delays the last attempt comes about 26 hours after the first."""
+        return self._get("MAX_ATTEMPTS", 14)
 
     @property
     def RETRY_BASE_SECONDS(self) -> float:
         """Delay before the second attempt; it doubles with each attempt (plus jitter)."""
-        return self._get("RETRY_BASE_SECONDS", 15.0)
+        return self._get("RETRY_BASE_SECONDS", 30.0)
 
     @property
     def RETRY_MAX_SECONDS(self) -> float:
-        """Ceiling of the delay between two attempts (also for a receiver's ``Retry-After``).
-
-        With the defaults the ten attempts span about 26 hours."""
+        """Ceiling of the delay between two attempts (also for a receiver's ``Retry-After``)."""
         return self._get("RETRY_MAX_SECONDS", 6 * 3600.0)
 
     @property
