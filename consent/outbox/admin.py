@@ -112,6 +112,13 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
         if secret:
             request._webhook_secret = secret
 
+    def delete_model(self, request, obj):
+        services.webhook_subscription_delete(subscription=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for subscription in queryset:
+            services.webhook_subscription_delete(subscription=subscription, actor=request.user)
+
     def response_add(self, request, obj, post_url_continue=None):
         secret = getattr(request, "_webhook_secret", None)
         if secret:

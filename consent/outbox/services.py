@@ -562,6 +562,13 @@ def webhook_subscription_deactivate(*, subscription: WebhookSubscription, actor=
 
 
 @transaction.atomic
+def webhook_subscription_delete(*, subscription: WebhookSubscription, actor=None) -> None:
+    """Remove a subscription with its deliveries (pending ones are dropped: deactivate to pause)."""
+    _subscription_audit("webhook.subscription_deleted", subscription, actor)
+    subscription.delete()
+
+
+@transaction.atomic
 def webhook_deliveries_redeliver(*, delivery_ids: Iterable[int], actor=None, now: datetime | None = None) -> int:
     """Staff: send deliveries again (failed ones, or a replay of delivered ones) with a fresh set of
     attempts; in-flight ones are left alone. Same ``webhook-id``: receivers that already processed

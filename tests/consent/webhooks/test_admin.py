@@ -170,6 +170,16 @@ def test_deliveries_show_their_attempts_and_can_be_sent_again(
     assert staff_client.get("/admin/consent/webhookdelivery/add/").status_code == 403
 
 
+def test_deleting_a_subscription_is_audited(staff_client, admin_user):
+    subscription, _secret = services.webhook_subscription_create(
+        name="Old CRM", url="https://old-crm.example/hooks", event_kinds=["consent.changed"]
+    )
+    resp = staff_client.post(f"{CHANGELIST}{subscription.pk}/delete/", {"post": "yes"})
+    assert resp.status_code == 302 and not WebhookSubscription.objects.exists()
+    audit = AuditEvent.objects.get(kind="webhook.subscription_deleted")
+    assert audit.user == admin_user and audit.data["name"] == "Old CRM"
+
+
 def test_members_cannot_reach_the_webhook_admin(client, member):
     client.force_login(member)
     assert client.get(CHANGELIST).status_code == 302
