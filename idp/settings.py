@@ -144,6 +144,8 @@ CELERY_BEAT_SCHEDULE = {
     # Privacy: resume stalled export/erasure jobs, finish erasures whose holds ended, expire exports.
     "privacy-resume-jobs": {"task": "consent.privacy.resume_jobs", "schedule": timedelta(minutes=5)},
     "privacy-inactive-accounts": {"task": "consent.privacy.inactive_accounts_sweep", "schedule": timedelta(days=1)},
+    # Webhooks: publish again what the broker never got (consent/outbox/services.py outbox_sweep).
+    "consent-outbox-sweep": {"task": "consent.outbox.sweep", "schedule": timedelta(minutes=1)},
 }
 
 # --- Email -----------------------------------------------------------------------------------------

@@ -218,6 +218,7 @@ def autodiscover() -> None:
     autodiscover_modules("privacy")
     # The consent app's own ``privacy`` module is this package; its plan lives beside this file.
     from consent.legal import privacy as _legal_plan  # noqa: F401
+    from consent.outbox import privacy as _outbox_plan  # noqa: F401
     from consent.privacy import plans  # noqa: F401
 
 
