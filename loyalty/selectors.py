@@ -22,6 +22,32 @@ def program_of_client(client) -> Program | None:
     return link.program if link else None
 
 
+def program_of_client_id(client_id: int) -> int | None:
+    """The id of the program a client acts for (one indexed lookup, for the API's hot path)."""
+    return (
+        ProgramClient.objects.filter(client_id=client_id, is_active=True).values_list("program_id", flat=True).first()
+    )
+
+
+def token_auth_context(token):
+    """How the member behind an access token authenticated (RFC 9470), from the code it came from.
+
+    A refreshed token is traced through its refresh token's family to the original code.
+    """
+    from accounts.selectors import acr_meets
+    from accounts.services import ACR_MFA
+    from idp.models import CodeIssuance
+    from loyalty.services import AuthContext
+
+    issuance = CodeIssuance.objects.filter(access_token_id=token.pk).first()
+    if issuance is None and token.source_refresh_token_id:
+        family = token.source_refresh_token.token_family
+        issuance = CodeIssuance.objects.filter(token_family=family).first() if family else None
+    if issuance is None:
+        return AuthContext(acr=None, mfa_time=None)
+    return AuthContext(acr=issuance.acr, mfa_time=issuance.auth_time if acr_meets(issuance.acr, ACR_MFA) else None)
+
+
 def membership_of(*, user, program: Program) -> Membership | None:
     return (
         Membership.objects.filter(user=user, program=program, status=Membership.Status.ACTIVE)
@@ -73,6 +99,14 @@ def expiring_soon(membership: Membership, *, now: datetime | None = None, days: 
     return Expiring(points=stats["points"] or 0, first_date=first)
 
 
+def expiring_soon_of(*, membership_id: int, now: datetime | None = None) -> Expiring:
+    return expiring_soon(Membership(pk=membership_id), now=now)
+
+
+def entry_id_of(*, membership: Membership, uuid: str) -> int | None:
+    return LedgerEntry.objects.filter(membership=membership, uuid=uuid).values_list("id", flat=True).first()
+
+
 def statement(membership: Membership, *, limit: int = 50, before_id: int | None = None) -> list[LedgerEntry]:
     """The member's newest entries first (keyset pagination by id)."""
     qs = LedgerEntry.objects.filter(membership=membership).select_related("client", "reverses")
@@ -85,7 +119,7 @@ def balance_of(*, user, program: Program) -> dict | None:
     """The hot read (claims, API): one indexed query, no joins beyond the tier."""
     row = (
         Membership.objects.filter(user=user, program=program, status=Membership.Status.ACTIVE)
-        .values("member_number", "balance", "debt", "tier__code", "tier__name")
+        .values("id", "member_number", "balance", "debt", "tier__code", "tier__name")
         .first()
     )
     return row
