@@ -141,8 +141,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+from celery.schedules import crontab  # noqa: E402
+
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-tokens": {"task": "idp.tasks.clear_expired_tokens", "schedule": timedelta(hours=1)},
+    "loyalty-expire-points": {"task": "loyalty.tasks.expire_points", "schedule": timedelta(hours=1)},
+    "loyalty-recompute-tiers": {"task": "loyalty.tasks.recompute_tiers", "schedule": crontab(hour=3, minute=15)},
+    "loyalty-purge-idempotency-keys": {"task": "loyalty.tasks.purge_idempotency_keys", "schedule": timedelta(days=1)},
 }
 
 # --- Email -----------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Subquery, Sum
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
@@ -145,7 +145,12 @@ def _idempotent(*, program: Program, scope: str, key: str, fingerprint: str, now
 
 
 def _lock_member(*, program: Program, member_number: str | None = None, user=None) -> Membership:
-    qs = Membership.objects.select_for_update().filter(program=program, status=Membership.Status.ACTIVE)
+    # Lock the membership row only (not the joined tier): ``FOR UPDATE OF loyalty_membership``.
+    qs = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("tier")
+        .filter(program=program, status=Membership.Status.ACTIVE)
+    )
     qs = qs.filter(member_number=member_number) if member_number is not None else qs.filter(user=user)
     membership = qs.first()
     if membership is None:
@@ -302,8 +307,6 @@ def _apply_tier(membership: Membership, *, now: datetime, reason: str, tiers: li
     if not tiers:
         return False
     current = next((t for t in tiers if t.pk == membership.tier_id), None)
-    if reason == "earn" and current is not None and current is tiers[-1]:
-        return False  # an earn cannot raise the top tier; skip the sum
     qualifying = _qualifying_points(membership, now=now)
     target = None
     for tier in tiers:
@@ -311,8 +314,6 @@ def _apply_tier(membership: Membership, *, now: datetime, reason: str, tiers: li
             target = tier
     if (target.pk if target else None) == membership.tier_id:
         return False
-    if reason == "earn" and current is not None and target is not None and target.min_points < current.min_points:
-        return False  # earning never lowers a tier (the window moves on in the nightly job)
     TierChange.objects.create(
         membership=membership,
         from_tier=current,
@@ -325,11 +326,46 @@ def _apply_tier(membership: Membership, *, now: datetime, reason: str, tiers: li
     return True
 
 
+def _raise_tier(membership: Membership, *, now: datetime) -> None:
+    """After an earn: move up to the highest tier the qualifying points now reach, in one query.
+
+    Earning never lowers a tier; the nightly job moves members down as the window moves on.
+    """
+    floor = membership.tier.min_points if membership.tier_id else -1
+    since = now - timedelta(days=membership.program.tier_window_days)
+    qualifying = (
+        EarnLot.objects.filter(membership=membership, qualifying=True, earned_at__gt=since)
+        .values("membership")
+        .annotate(total=Sum("points"))
+        .values("total")
+    )
+    target = (
+        Tier.objects.filter(
+            program_id=membership.program_id, min_points__gt=floor, min_points__lte=Subquery(qualifying)
+        )
+        .order_by("-min_points")
+        .first()
+    )
+    if target is None:
+        return
+    TierChange.objects.create(
+        membership=membership,
+        from_tier=membership.tier if membership.tier_id else None,
+        to_tier=target,
+        qualifying_points=_qualifying_points(membership, now=now),
+        reason="earn",
+        created=now,
+    )
+    membership.tier = target
+
+
 @transaction.atomic
 def tier_recompute(*, membership_id: int, reason: str = "nightly", now: datetime | None = None) -> bool:
     """Recompute one member's tier (the nightly job, staff); True when it changed."""
     now = now or timezone.now()
-    membership = Membership.objects.select_for_update().select_related("program").filter(pk=membership_id).first()
+    membership = (
+        Membership.objects.select_for_update(of=("self",)).select_related("program").filter(pk=membership_id).first()
+    )
     if membership is None or membership.status != Membership.Status.ACTIVE:
         return False
     changed = _apply_tier(membership, now=now, reason=reason)
@@ -382,7 +418,7 @@ def points_earn(
             reference=reference,
             description=description,
         )
-        _apply_tier(membership, now=now, reason="earn")
+        _raise_tier(membership, now=now)
         _save_membership(membership)
         return Posting(status=201, body=_entry_body(entry, membership)), entry
 
@@ -536,7 +572,7 @@ def points_adjust(*, membership_id: int, points: int, reason: str, actor, now: d
     if not reason:
         raise errors.LoyaltyError(code="reason_required", title=errors._("Give a reason for the adjustment."))
     now = now or timezone.now()
-    membership = Membership.objects.select_for_update().select_related("program").get(pk=membership_id)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("program").get(pk=membership_id)
     if membership.status != Membership.Status.ACTIVE:
         raise errors.unknown_member()
     limit = membership.program.max_points_per_posting
@@ -572,7 +608,9 @@ def points_adjust(*, membership_id: int, points: int, reason: str, actor, now: d
 def membership_expire(*, membership_id: int, now: datetime | None = None) -> int:
     """Expire one member's due lots (oldest first); the points expired. Running it twice expires nothing more."""
     now = now or timezone.now()
-    membership = Membership.objects.select_for_update().select_related("program").filter(pk=membership_id).first()
+    membership = (
+        Membership.objects.select_for_update(of=("self",)).select_related("program").filter(pk=membership_id).first()
+    )
     if membership is None:
         return 0
     expired = _expire_due(membership, now=now)
@@ -603,7 +641,7 @@ def memberships_erase(*, user, now: datetime | None = None) -> int:
     now = now or timezone.now()
     count = 0
     for pk in Membership.objects.filter(user=user).values_list("pk", flat=True):
-        membership = Membership.objects.select_for_update().select_related("program").get(pk=pk)
+        membership = Membership.objects.select_for_update(of=("self",)).select_related("program").get(pk=pk)
         if membership.balance:
             _consume(membership, membership.balance, now=now)
             _append(

@@ -26,10 +26,11 @@ def _program(slug: str) -> Program:
 
 def _own_program(request: HttpRequest, slug: str) -> Program:
     """The program in the path, which must be the one the calling client acts for."""
-    program = _program(slug)
-    if selectors.program_of_client_id(request.client.pk) != program.pk:
-        raise errors.wrong_program()
-    return program
+    program = selectors.program_of_client(request.client)
+    if program is not None and program.slug == slug:
+        return program
+    _program(slug)  # 404 for a program that does not exist
+    raise errors.wrong_program()
 
 
 def _partner_only(request: HttpRequest) -> None:
