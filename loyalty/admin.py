@@ -88,7 +88,15 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("member_number", "user__email")
     raw_id_fields = ("user",)
     readonly_fields = (
-        "program", "user", "member_number", "status", "tier", "balance", "debt", "joined_at", "adjust_link"
+        "program",
+        "user",
+        "member_number",
+        "status",
+        "tier",
+        "balance",
+        "debt",
+        "joined_at",
+        "adjust_link",
     )
     fields = readonly_fields
     inlines = [EntryInline]
@@ -103,8 +111,11 @@ class MembershipAdmin(admin.ModelAdmin):
     def adjust_link(self, obj):
         if obj.pk is None:
             return ""
-        return format_html('<a href="{}">{}</a>', reverse("admin:loyalty_membership_adjust", args=[obj.pk]),
-                           _("Credit or debit points with a reason"))
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:loyalty_membership_adjust", args=[obj.pk]),
+            _("Credit or debit points with a reason"),
+        )
 
     def get_urls(self):
         return [

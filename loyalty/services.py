@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Min, Subquery, Sum
+from django.db.models import Count, Min, Q, Subquery, Sum
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
@@ -145,12 +145,9 @@ def _idempotent(*, program: Program, scope: str, key: str, fingerprint: str, now
 
 
 def _lock_member(*, program: Program, member_number: str | None = None, user=None) -> Membership:
-    # Lock the membership row only (not the joined tier): ``FOR UPDATE OF loyalty_membership``.
-    qs = (
-        Membership.objects.select_for_update(of=("self",))
-        .select_related("tier")
-        .filter(program=program, status=Membership.Status.ACTIVE)
-    )
+    # No select_related here: when a locked row changed meanwhile, PostgreSQL re-checks it against
+    # the joined rows of the first read, so a tier joined to a member whose tier just moved reads NULL.
+    qs = Membership.objects.select_for_update().filter(program=program, status=Membership.Status.ACTIVE)
     qs = qs.filter(member_number=member_number) if member_number is not None else qs.filter(user=user)
     membership = qs.first()
     if membership is None:
@@ -329,9 +326,9 @@ def _apply_tier(membership: Membership, *, now: datetime, reason: str, tiers: li
 def _raise_tier(membership: Membership, *, now: datetime) -> None:
     """After an earn: move up to the highest tier the qualifying points now reach, in one query.
 
+    The query returns the current tier and any higher one the points reach, highest first.
     Earning never lowers a tier; the nightly job moves members down as the window moves on.
     """
-    floor = membership.tier.min_points if membership.tier_id else -1
     since = now - timedelta(days=membership.program.tier_window_days)
     qualifying = (
         EarnLot.objects.filter(membership=membership, qualifying=True, earned_at__gt=since)
@@ -339,24 +336,27 @@ def _raise_tier(membership: Membership, *, now: datetime) -> None:
         .annotate(total=Sum("points"))
         .values("total")
     )
-    target = (
-        Tier.objects.filter(
-            program_id=membership.program_id, min_points__gt=floor, min_points__lte=Subquery(qualifying)
-        )
+    floor = Tier.objects.filter(pk=membership.tier_id).values("min_points")
+    reachable = Q(min_points__lte=Subquery(qualifying)) & (
+        Q(min_points__gt=Subquery(floor)) if membership.tier_id else Q()
+    )
+    best = (
+        Tier.objects.filter(Q(pk=membership.tier_id) | reachable, program_id=membership.program_id)
         .order_by("-min_points")
         .first()
     )
-    if target is None:
+    if best is None or best.pk == membership.tier_id:
+        membership.tier = best  # caches the current tier for the response
         return
     TierChange.objects.create(
         membership=membership,
-        from_tier=membership.tier if membership.tier_id else None,
-        to_tier=target,
+        from_tier_id=membership.tier_id,
+        to_tier=best,
         qualifying_points=_qualifying_points(membership, now=now),
         reason="earn",
         created=now,
     )
-    membership.tier = target
+    membership.tier = best
 
 
 @transaction.atomic
