@@ -108,8 +108,8 @@ def membership_join(*, user, program: Program, now: datetime | None = None) -> M
 # --- idempotency ----------------------------------------------------------------------------------------
 
 
-def _claim_key(*, program: Program, scope: str, key: str, fingerprint: str, now: datetime) -> Posting | None:
-    """Claim ``key`` for this transaction; or the stored answer when another request already used it."""
+def _claim_key(*, program: Program, scope: str, key: str, fingerprint: str, now: datetime) -> int | Posting:
+    """Claim ``key`` for this transaction (its record's id), or the stored answer of an earlier request."""
     table = IdempotencyRecord._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -117,27 +117,23 @@ def _claim_key(*, program: Program, scope: str, key: str, fingerprint: str, now:
             "ON CONFLICT (program_id, scope, key) DO NOTHING RETURNING id",
             [program.pk, scope, key, fingerprint, now],
         )
-        if cursor.fetchone() is not None:
-            return None
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0]
+    # Another request holds or held the key; the unique index made us wait until it committed.
     stored = IdempotencyRecord.objects.get(program=program, scope=scope, key=key)
     if stored.request_hash != fingerprint:
         raise errors.idempotency_key_reused()
     return Posting(status=stored.status, body=stored.response, replayed=True)
 
 
-def _store_result(*, program: Program, scope: str, key: str, posting: Posting, entry: LedgerEntry) -> None:
-    IdempotencyRecord.objects.filter(program=program, scope=scope, key=key).update(
-        status=posting.status, response=posting.body, entry=entry
-    )
-
-
 def _idempotent(*, program: Program, scope: str, key: str, fingerprint: str, now: datetime, perform) -> Posting:
     """Run ``perform() -> (Posting, entry)`` once per key, inside the caller's transaction."""
-    replay = _claim_key(program=program, scope=scope, key=key, fingerprint=fingerprint, now=now)
-    if replay is not None:
-        return replay
+    claim = _claim_key(program=program, scope=scope, key=key, fingerprint=fingerprint, now=now)
+    if isinstance(claim, Posting):
+        return claim
     posting, entry = perform()
-    _store_result(program=program, scope=scope, key=key, posting=posting, entry=entry)
+    IdempotencyRecord.objects.filter(pk=claim).update(status=posting.status, response=posting.body, entry=entry)
     return posting
 
 
@@ -473,7 +469,8 @@ def points_redeem(
 ) -> Posting:
     """A member spends ``points`` through an RP (``client``) or on our own pages (no client)."""
     now = now or timezone.now()
-    scope = f"client:{client.pk}" if client is not None else f"member:{user.pk}"
+    # Keys are the caller's: an RP's keys are its own for each member (two members, one key: two postings).
+    scope = f"client:{client.pk}:member:{user.pk}" if client is not None else f"member:{user.pk}"
 
     def perform():
         membership = _lock_member(program=program, user=user)

@@ -253,3 +253,29 @@ def test_the_check_command_finds_a_tampered_balance(program, partner, membership
         call_command("loyalty_check", verbosity=0)
     problems = selectors.ledger_problems()
     assert any("sum of entries" in p.problem for p in problems)
+
+
+def test_an_rps_keys_are_per_member(django_user_model, member, program, partner, membership):
+    from loyalty.models import ProgramClient
+    from tests.conftest import make_client
+
+    shop, _ = make_client(name="Sky shop")
+    ProgramClient.objects.create(program=program, client=shop)
+    other = django_user_model.objects.create_user(email="other@example.com", password="x" * 12)
+    other_membership = services.membership_join(user=other, program=program)
+    earn(program, membership, 100, client=partner[0])
+    earn(program, other_membership, 100, client=partner[0])
+    for user in (member, other):
+        result = services.points_redeem(
+            program=program,
+            user=user,
+            client=shop,
+            points=10,
+            idempotency_key="order-1",
+            fingerprint=services.request_hash("redeem", {"points": 10}),
+            auth=None,
+        )
+        assert not result.replayed
+    membership.refresh_from_db()
+    other_membership.refresh_from_db()
+    assert membership.balance == other_membership.balance == 90
