@@ -206,6 +206,20 @@ def _percentile(values: list[float], pct: float) -> float:
     return values[min(len(values) - 1, int(len(values) * pct / 100))]
 
 
+def _backend_cpu() -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend (from /proc; local server)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def inprocess(data: dict, duration: float, threads: int) -> dict:
     import random
 
@@ -238,8 +252,13 @@ def inprocess(data: dict, duration: float, threads: int) -> dict:
         return done
 
     earn_loop("warm", 1)
-    start = time.perf_counter()
-    single = earn_loop("one", duration) / (time.perf_counter() - start)
+    start, cpu, db_cpu = time.perf_counter(), time.process_time(), _backend_cpu()
+    done = earn_loop("one", duration)
+    single = done / (time.perf_counter() - start)
+    # CPU per posting, Python and PostgreSQL: what the machine's cores could sustain if nothing
+    # else ran (this machine is shared, so the wall-clock rates above undersell it).
+    py_ms = (time.process_time() - cpu) / done * 1000
+    db_ms = (_backend_cpu() - db_cpu) / done * 1000
 
     counts = [0] * threads
 
@@ -258,12 +277,19 @@ def inprocess(data: dict, duration: float, threads: int) -> dict:
     rng = random.Random(1)
     latencies = []
     end = time.perf_counter() + min(duration, 5)
+    cpu, db_cpu = time.process_time(), _backend_cpu()
     while time.perf_counter() < end:
         uid = rng.choice(data["user_ids"])
         t0 = time.perf_counter()
         selectors.balance_of(user=uid, program=program)
         latencies.append((time.perf_counter() - t0) * 1000)
+    read_cpu_ms = ((time.process_time() - cpu) + (_backend_cpu() - db_cpu)) / len(latencies) * 1000
+    cores = len(os.sched_getaffinity(0))
     return {
+        "service_earn_cpu_ms_python": round(py_ms, 3),
+        "service_earn_cpu_ms_postgres": round(db_ms, 3),
+        "service_earn_ceiling_per_s": round(cores * 1000 / (py_ms + db_ms), 1),
+        "service_balance_cpu_ms": round(read_cpu_ms, 3),
         "service_earn_per_s_1thread": round(single, 1),
         f"service_earn_per_s_{threads}threads": round(multi, 1),
         "service_balance_reads_per_s": round(len(latencies) / sum(latencies) * 1000, 1),
