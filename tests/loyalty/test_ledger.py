@@ -279,3 +279,15 @@ def test_an_rps_keys_are_per_member(django_user_model, member, program, partner,
     membership.refresh_from_db()
     other_membership.refresh_from_db()
     assert membership.balance == other_membership.balance == 90
+
+
+def test_the_beat_jobs_are_registered_and_run(settings, program, partner, membership):
+    from loyalty import tasks
+
+    beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"loyalty.tasks.expire_points", "loyalty.tasks.recompute_tiers"} <= beat
+    earn(program, membership, 40, client=partner[0], now=timezone.now() - timedelta(days=800))
+    assert tasks.expire_points.apply().get() == 40  # runs in this process, whatever the broker
+    assert tasks.expire_points.apply().get() == 0
+    assert tasks.recompute_tiers.apply().get() == 0
+    check_ledger()
