@@ -139,6 +139,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+from celery.schedules import crontab  # noqa: E402
+
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-tokens": {"task": "idp.tasks.clear_expired_tokens", "schedule": timedelta(hours=1)},
     # Privacy: resume stalled export/erasure jobs, finish erasures whose holds ended, expire exports.
@@ -146,6 +148,9 @@ CELERY_BEAT_SCHEDULE = {
     "privacy-inactive-accounts": {"task": "consent.privacy.inactive_accounts_sweep", "schedule": timedelta(days=1)},
     # Webhooks: publish again what the broker never got (consent/outbox/services.py outbox_sweep).
     "consent-outbox-sweep": {"task": "consent.outbox.sweep", "schedule": timedelta(minutes=1)},
+    "loyalty-expire-points": {"task": "loyalty.tasks.expire_points", "schedule": timedelta(hours=1)},
+    "loyalty-recompute-tiers": {"task": "loyalty.tasks.recompute_tiers", "schedule": crontab(hour=3, minute=15)},
+    "loyalty-purge-idempotency-keys": {"task": "loyalty.tasks.purge_idempotency_keys", "schedule": timedelta(days=1)},
 }
 
 # --- Email -----------------------------------------------------------------------------------------

@@ -1,6 +1,16 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
-    verbose_name = "Loyalty"
+    verbose_name = _("Loyalty")
+
+    def ready(self) -> None:
+        from idp.oauth.scopes import register_scope
+        from loyalty import claims  # noqa: F401  (registers the ``loyalty`` claims)
+
+        register_scope("loyalty", _("Your loyalty membership: member number, tier and points balance"))
+        register_scope("loyalty:redeem", _("Spend your loyalty points"))
+        register_scope("loyalty:earn", _("Credit loyalty points to members (partners)"))
+        register_scope("loyalty:reverse", _("Reverse points a partner credited (partners)"))
