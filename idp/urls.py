@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from consent.purposes.urls import api_urlpatterns as consent_api_urlpatterns
 from idp import views
 
 urlpatterns = [
@@ -8,6 +9,8 @@ urlpatterns = [
     path("", include("idp.oauth.urls")),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("account/privacy/", include("consent.urls")),
+    path("api/v1/", include((consent_api_urlpatterns, "consent_api"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("apps/", views.connected_apps, name="connected_apps"),
     path("apps/<int:pk>/revoke", views.revoke_app, name="revoke_app"),
