@@ -30,16 +30,15 @@ CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 def forget_member(collector, field, sub_objs, using) -> None:
     """``on_delete`` for the member link of a record: keep the evidence, forget the person.
 
-    Deleting a user unlinks their records and clears IP and user agent in the same statement,
-    the only kind of UPDATE the append-only trigger lets through.
+    Deleting a user unlinks their records and clears IP and user agent, the only kind of UPDATE
+    the append-only trigger lets through. Not lazy: Django then updates the rows by primary key,
+    so each of the three updates finds its rows after the member link is gone.
     """
     model = field.model
     collector.add_field_update(field, None, sub_objs)
     collector.add_field_update(model._meta.get_field("ip"), None, sub_objs)
     collector.add_field_update(model._meta.get_field("user_agent"), "", sub_objs)
 
-
-forget_member.lazy_sub_objs = True
 
 
 class Purpose(models.Model):
