@@ -40,7 +40,6 @@ def forget_member(collector, field, sub_objs, using) -> None:
     collector.add_field_update(model._meta.get_field("user_agent"), "", sub_objs)
 
 
-
 class Purpose(models.Model):
     """Something we may do with a member's data only if they opted in (off by default)."""
 

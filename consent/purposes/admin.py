@@ -82,16 +82,18 @@ class PurposeAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change) -> None:
         if formset.model is not PurposeText:
             return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for text_form in formset.extra_forms:
             if text_form.has_changed() and text_form.is_valid():
                 data = text_form.cleaned_data
-                services.purpose_text_add(
+                text = services.purpose_text_add(
                     purpose=form.instance,
                     language=data["language"],
                     name=data["name"],
                     description=data["description"],
                     actor=request.user,
                 )
+                formset.new_objects.append(text)
         return None
 
     def get_urls(self):
@@ -103,7 +105,9 @@ class PurposeAdmin(admin.ModelAdmin):
         if not request.user.has_perm(EXPORT_PERMISSION):
             raise PermissionDenied
         purpose = get_object_or_404(Purpose, pk=pk)
-        form = AudienceForm(request.POST or None, initial={"channel": purpose.contact_channel})
+        form = AudienceForm(
+            request.POST if request.method == "POST" else None, initial={"channel": purpose.contact_channel}
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 purpose, channel = selectors.audience_purpose(code=purpose.code, channel=form.cleaned_data["channel"])

@@ -32,7 +32,7 @@ def _member_timezone(user):
 def consents(request: HttpRequest) -> HttpResponse:
     user = request.user
     purposes = selectors.purposes_offered(user=user)
-    form = ConsentToggleForm(request.POST or None, purposes=purposes)
+    form = ConsentToggleForm(request.POST if request.method == "POST" else None, purposes=purposes)
     status = 200
     if request.method == "POST":
         if form.is_valid():
