@@ -122,3 +122,45 @@ def test_staff_without_permission_cannot_withdraw(client, django_user_model, rec
     assert page.status_code == 200 and b'value="withdraw"' not in page.content
     client.post("/admin/consent/consentstate/", {"action": "withdraw", "_selected_action": [state.pk]})
     assert ConsentRecord.objects.filter(user=member).count() == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_identical_changes_record_once(django_user_model):
+    """Two devices grant the same purpose at the same moment: the second waits on the member lock,
+    then sees the grant and adds nothing (idempotency holds under concurrency)."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    from tests.consent.purposes.conftest import purpose_make
+
+    purpose_make("analytics", category="analytics")
+    user = django_user_model.objects.create_user(email="race@example.com", password=None)
+    results: dict[str, object] = {}
+
+    def second_device():
+        try:
+            results["second"] = services.consent_change(user=user, changes={"analytics": True}, channel="kiosk")
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        first = services.consent_change(user=user, changes={"analytics": True}, channel="app")
+        thread = threading.Thread(target=second_device)
+        thread.start()
+        deadline = time.monotonic() + 10
+        with connection.cursor() as cursor:
+            while True:  # wait until the second transaction is blocked on our row lock
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the view is frozen in a transaction
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                if cursor.fetchone()[0] >= 1:
+                    break
+                assert time.monotonic() < deadline, "the second change never waited for the first"
+    thread.join(timeout=10)
+    assert len(first) == 1 and results["second"] == []
+    assert ConsentRecord.objects.filter(user=user).count() == 1
