@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from consent.models import ConsentRecord, ConsentState, Purpose, PurposeText
 from consent.purposes import selectors, services
@@ -175,7 +176,7 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
 
     list_display = ("created", "user", "purpose", "granted", "channel", "client_id", "actor")
     list_filter = ("granted", "channel", "purpose")
-    search_fields = ("user__email", "=uuid", "=client_id")
+    search_fields = ("user__email", "=client_id")
     list_select_related = ("user", "purpose", "actor")
     show_full_result_count = False
     fields = (
@@ -226,4 +227,7 @@ class ConsentStateAdmin(ReadOnlyAdmin):
                     note="withdrawn by customer service",
                 )
             )
-        messages.success(request, _("%(count)d consents withdrawn.") % {"count": count})
+        messages.success(
+            request,
+            ngettext("%(count)d consent withdrawn.", "%(count)d consents withdrawn.", count) % {"count": count},
+        )

@@ -90,6 +90,9 @@ def test_database_allows_forgetting_personal_data_then_purging(record):
 def test_admin_cannot_add_change_or_delete_records(client, admin_user, record):
     force_login_with_mfa(client, admin_user)
     assert client.get("/admin/consent/consentrecord/").status_code == 200
+    found = client.get("/admin/consent/consentrecord/", {"q": "member@example.com"})
+    assert found.status_code == 200 and found.context["cl"].result_count == 1
+    assert client.get("/admin/consent/consentstate/", {"q": "member"}).status_code == 200
     page = client.get(f"/admin/consent/consentrecord/{record.pk}/change/")
     assert page.status_code == 200 and b'name="granted"' not in page.content
     assert client.get("/admin/consent/consentrecord/add/").status_code == 403
