@@ -257,13 +257,13 @@ def audience(request: HttpRequest) -> JsonResponse:
     limit = _limit(request.GET.get("limit"))
     raw = request.GET.get("cursor")
     after = cursor_read(raw, kind="audience", p=purpose.code, c=channel) if raw else 0
-    page = selectors.audience_page(purpose=purpose, channel=channel, after=after, limit=limit + 1)
-    more = len(page) > limit
-    page = page[:limit]
+    page, next_after = selectors.audience_page(purpose=purpose, channel=channel, after=after, limit=limit)
     if not raw:
         # One audit event per export (its first page): later pages need the cursor it issued.
         services.audience_export_record(purpose=purpose, channel=channel, client=request.client)
-    next_cursor = cursor_make(kind="audience", after=page[-1].user_id, p=purpose.code, c=channel) if more else None
+    next_cursor = (
+        cursor_make(kind="audience", after=next_after, p=purpose.code, c=channel) if next_after is not None else None
+    )
     response = JsonResponse(
         {
             "purpose": purpose.code,

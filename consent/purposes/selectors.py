@@ -8,6 +8,7 @@ from datetime import datetime
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -195,48 +196,67 @@ def audience_purpose(*, code: str, channel: str | None) -> tuple[Purpose, str]:
     return purpose, channel or purpose.contact_channel
 
 
-def audience_queryset(*, purpose: Purpose, channel: str) -> QuerySet[ConsentState]:
-    """Active members who currently grant ``purpose`` and can be reached on ``channel``, in user order.
+def audience_queryset(*, purpose: Purpose, channel: str, after: int = 0) -> QuerySet[ConsentState]:
+    """Active members who currently grant ``purpose`` and can be reached on ``channel``, with a user
+    id above ``after``, in user order.
 
     Email needs a verified primary address, SMS and phone a verified number; push has no contact
-    point here (the app maps ``sub`` to its devices).
+    point here (the app maps ``sub`` to its devices). Every condition is a semi-join bounded by
+    ``after`` itself, so a page deep into tens of millions of members reads only its own range
+    (PostgreSQL does not carry a range across a join by itself).
     """
-    qs = ConsentState.objects.filter(purpose=purpose, granted=True, user__is_active=True)
+    users = get_user_model().objects.filter(pk=OuterRef("user_id"), pk__gt=after, is_active=True)
+    if channel in (ContactChannel.SMS, ContactChannel.PHONE):
+        users = users.filter(phone_number_verified=True).exclude(phone_number="")
+    qs = ConsentState.objects.filter(purpose=purpose, granted=True, user_id__gt=after).filter(Exists(users))
     if channel == ContactChannel.EMAIL:
-        qs = qs.filter(Exists(EmailAddress.objects.filter(user_id=OuterRef("user_id"), verified=True, primary=True)))
-    elif channel in (ContactChannel.SMS, ContactChannel.PHONE):
-        qs = qs.filter(user__phone_number_verified=True).exclude(user__phone_number="")
+        qs = qs.filter(
+            Exists(
+                EmailAddress.objects.filter(user_id=OuterRef("user_id"), user_id__gt=after, verified=True, primary=True)
+            )
+        )
     return qs.order_by("user_id")
 
 
-def audience_page(*, purpose: Purpose, channel: str, after: int = 0, limit: int) -> list[AudienceMember]:
-    """One page of the audience: members with a user id above ``after`` (keyset pagination)."""
-    rows = (
-        audience_queryset(purpose=purpose, channel=channel)
-        .filter(user_id__gt=after)
-        .values_list("user_id", "user__sub", "user__email", "user__phone_number", "user__locale", "since")[:limit]
+def audience_page(
+    *, purpose: Purpose, channel: str, after: int = 0, limit: int
+) -> tuple[list[AudienceMember], int | None]:
+    """One page of the audience (keyset pagination on the user id): the members with a user id
+    above ``after``, and the ``after`` of the next page (``None`` on the last page)."""
+    states = list(
+        audience_queryset(purpose=purpose, channel=channel, after=after).values_list("user_id", "since")[: limit + 1]
     )
+    next_after = states[limit - 1][0] if len(states) > limit else None
+    states = states[:limit]
+    users = {
+        pk: rest
+        for pk, *rest in get_user_model()
+        .objects.filter(pk__in=[user_id for user_id, _since in states])
+        .values_list("pk", "sub", "email", "phone_number", "locale")
+    }
     with_email = channel == ContactChannel.EMAIL
     with_phone = channel in (ContactChannel.SMS, ContactChannel.PHONE)
-    return [
-        AudienceMember(
-            user_id=user_id,
-            sub=str(sub),
-            email=email if with_email else None,
-            phone_number=phone if with_phone else None,
-            locale=locale or "",
-            granted_at=since,
+    page = []
+    for user_id, since in states:
+        if user_id not in users:  # deleted between the two reads
+            continue
+        sub, email, phone, locale = users[user_id]
+        page.append(
+            AudienceMember(
+                user_id=user_id,
+                sub=str(sub),
+                email=email if with_email else None,
+                phone_number=phone if with_phone else None,
+                locale=locale or "",
+                granted_at=since,
+            )
         )
-        for user_id, sub, email, phone, locale, since in rows
-    ]
+    return page, next_after
 
 
 def audience_iter(*, purpose: Purpose, channel: str, batch: int = 2000):
     """Every member of the audience, fetched page by page (for the staff CSV)."""
-    after = 0
-    while True:
-        page = audience_page(purpose=purpose, channel=channel, after=after, limit=batch)
+    after: int | None = 0
+    while after is not None:
+        page, after = audience_page(purpose=purpose, channel=channel, after=after, limit=batch)
         yield from page
-        if len(page) < batch:
-            return
-        after = page[-1].user_id
