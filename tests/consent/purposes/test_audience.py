@@ -280,3 +280,15 @@ def test_admin_edits_purposes_through_the_services(client, admin_user):
     assert [(t.language, t.version) for t in purpose.texts.all()] == [("en", 1)]
     assert AuditEvent.objects.filter(kind="consent.purpose_created", user=admin_user).exists()
     assert AuditEvent.objects.filter(kind="consent.purpose_text_added").count() == 1
+
+
+def test_csv_iteration_walks_every_batch(crowd, purposes, django_user_model):
+    from consent.purposes import selectors
+
+    for i in range(4):
+        user = django_user_model.objects.create_user(email=f"b{i}@example.com", password=None)
+        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+        services.consent_change(user=user, changes={"marketing_email": True}, channel="web")
+    purpose = purposes["marketing_email"]
+    walked = [m.email for m in selectors.audience_iter(purpose=purpose, channel="email", batch=2)]
+    assert walked == ["yes@example.com", "yes2@example.com", *(f"b{i}@example.com" for i in range(4))]
