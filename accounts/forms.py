@@ -30,15 +30,17 @@ class LoginForm(AllauthLoginForm):
 
 
 class SignupForm(AllauthSignupForm):
-    """allauth's email + password sign-up, plus acceptance of the published legal documents.
+    """allauth's email + password sign-up, plus acceptance of the published legal documents and
+    the privacy opt-ins staff offer at sign-up (all unticked and optional).
 
     The ``accept_legal`` checkbox exists only while documents are published; the acceptance
-    is recorded with its evidence (``consent.legal.services.legal_accept_current``).
+    is recorded with its evidence (``consent.legal.services.legal_accept``).
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         from consent.legal import selectors as legal_selectors
+        from consent.purposes.forms import signup_consent_fields
 
         self.legal_versions = legal_selectors.current_versions()
         if self.legal_versions:
@@ -58,9 +60,13 @@ class SignupForm(AllauthSignupForm):
                 help_text=links,
                 error_messages={"required": _("Accept the terms to create your account.")},
             )
+        self.fields.update(signup_consent_fields())
 
     def custom_signup(self, request, user):
         super().custom_signup(request, user)
+        from consent.purposes.forms import signup_consents_save
+
+        signup_consents_save(cleaned_data=self.cleaned_data, request=request, user=user)
         if not self.legal_versions:
             return
         from accounts.security import geo

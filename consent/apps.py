@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConsentConfig(AppConfig):
     name = "consent"
-    verbose_name = "Consent and privacy"
+    verbose_name = _("Consent and privacy")
 
     def ready(self) -> None:
         # Legal documents: the admin, and the re-consent interstitial on the way to /authorize.
@@ -15,7 +16,15 @@ class ConsentConfig(AppConfig):
         from consent.outbox import tasks as _outbox_tasks  # noqa: F401
         from consent.privacy import registry
         from consent.privacy import tasks as _privacy_tasks  # noqa: F401
+
+        # Purposes: the admin, the ``consents`` claim and the scopes of the consent API.
+        from consent.purposes import admin as _purposes_admin  # noqa: F401
+        from consent.purposes import claims as _purposes_claims  # noqa: F401
         from idp.interstitials import register_interstitial
+        from idp.oauth.scopes import register_scope
 
         register_interstitial(reconsent_interstitial)
         registry.autodiscover()  # every app's privacy plan (``<app>/privacy.py``)
+        register_scope("consents", _("Your privacy choices (what you agreed to be contacted about)"))
+        register_scope("consents:write", _("Change your privacy choices"))
+        register_scope("consents:audience", _("List the members who agreed to be contacted (marketing systems)"))

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from consent.purposes.urls import api_urlpatterns as consent_api_urlpatterns
 from idp import views
 
 urlpatterns = [
@@ -10,6 +11,8 @@ urlpatterns = [
     path("account/loyalty/", include("loyalty.urls")),
     path("account/", include("accounts.urls")),
     path("", include("consent.legal.urls")),
+    path("account/privacy/", include("consent.urls")),
+    path("api/v1/", include((consent_api_urlpatterns, "consent_api"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("apps/", views.connected_apps, name="connected_apps"),
     path("privacy/", include("consent.privacy.urls")),

@@ -3,8 +3,11 @@
 from consent.models.legal import LegalAcceptance, LegalDocument, LegalDocumentText, LegalDocumentVersion
 from consent.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from consent.models.privacy import ErasureRequest, ErasureStep, ExportRequest, InactivityNotice, LegalHold
+from consent.models.purposes import ConsentRecord, ConsentState, Purpose, PurposeText
 
 __all__ = [
+    "ConsentRecord",
+    "ConsentState",
     "ErasureRequest",
     "ErasureStep",
     "ExportRequest",
@@ -15,6 +18,8 @@ __all__ = [
     "LegalDocumentVersion",
     "LegalHold",
     "OutboxEvent",
+    "Purpose",
+    "PurposeText",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -220,6 +220,7 @@ def autodiscover() -> None:
     from consent.legal import privacy as _legal_plan  # noqa: F401
     from consent.outbox import privacy as _outbox_plan  # noqa: F401
     from consent.privacy import plans  # noqa: F401
+    from consent.purposes import privacy as _purposes_plan  # noqa: F401
 
 
 # --- reading -----------------------------------------------------------------------------------------
