@@ -620,6 +620,7 @@ def render(report: dict) -> str:
                 + ".",
             ]
             break
+    lines += render_loyalty(report.get("loyalty"))
     lines += [
         "",
         "Columns: *rate* counts successful operations (a login is its five requests); latency is per "
@@ -637,6 +638,42 @@ def render(report: dict) -> str:
         END,
     ]
     return "\n".join(lines)
+
+
+def render_loyalty(res: dict | None) -> list[str]:
+    """The loyalty ledger's figures (bench/loyalty.py) against the aims of its issue."""
+    if not res:
+        return []
+    aims = res.get("aims", {})
+    lines = [
+        "",
+        f"Loyalty ledger (`bench/loyalty.py`, database `idp_loyalty_bench`, {res['members']:,} members, "
+        f"{fmt(res['duration_s'])} s per measurement; the ledger is checked by `manage.py loyalty_check` "
+        "afterwards: the figures count only if it adds up):",
+        "",
+        "| measurement | rate /s | p50 ms | p99 ms | aim |",
+        "|---|---:|---:|---:|---|",
+    ]
+    if "http_earn_per_s" in res:
+        lines += [
+            f"| earn postings over HTTP, new idempotency key each ({res['http_config']}) "
+            f"| **{fmt(res['http_earn_per_s'])}** | {fmt(res['http_earn_p50_ms'])} | {fmt(res['http_earn_p99_ms'])} "
+            f"| ≥ {fmt(aims.get('http_earn_per_s', 2000))}/s |",
+            f"| balance reads over HTTP (member token) | **{fmt(res['http_balance_reads_per_s'])}** "
+            f"| {fmt(res['http_balance_p50_ms'])} | {fmt(res['http_balance_p99_ms'])} "
+            f"| p99 < {fmt(aims.get('http_balance_p99_ms', 5))} ms |",
+        ]
+    lines += [
+        f"| earn postings, service layer, one thread | {fmt(res['service_earn_per_s_1thread'])} | | | |",
+        f"| balance reads, service layer | {fmt(res['service_balance_reads_per_s'])} "
+        f"| {fmt(res['service_balance_p50_ms'], 2)} | {fmt(res['service_balance_p99_ms'], 2)} | |",
+        "",
+        f"CPU per earn posting: {fmt(res['service_earn_cpu_ms_python'], 2)} ms of Python and "
+        f"{fmt(res['service_earn_cpu_ms_postgres'], 2)} ms of PostgreSQL (ceiling "
+        f"{fmt(res['service_earn_ceiling_per_s'])}/s on this machine); "
+        f"{res.get('entries_posted', 0):,} entries posted, ledger consistent: {res.get('ledger_consistent')}.",
+    ]
+    return lines
 
 
 DOC_HEAD = """# Benchmarks
@@ -707,6 +744,7 @@ def main() -> None:
         "directory (stable while others edit the working tree)",
     )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--no-loyalty", action="store_true", help="skip bench/loyalty.py (the ledger)")
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--quick", action="store_true", help="fewer in-process iterations")
     args = parser.parse_args()
@@ -737,6 +775,12 @@ def main() -> None:
             report["configs"].append(run_config(parse_config(spec), args, wrk, env, workdir))
         log("in-process measurements (hashers, queries per request, cProfile)")
         report["inprocess"] = run_inprocess(env, workdir, None if args.profile == "none" else args.profile, args.quick)
+    if not args.no_loyalty:
+        log("loyalty ledger: earn postings and balance reads (bench/loyalty.py)")
+        sys.path.insert(0, str(BENCH))
+        import loyalty as loyalty_bench
+
+        report["loyalty"] = loyalty_bench.run(duration=args.duration)
     p = report["inprocess"]["primitives"]
     log(
         f"Argon2id check {p['argon2id_verify_ms']:.1f} ms, "
