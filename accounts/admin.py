@@ -110,8 +110,7 @@ class UserSessionAdmin(admin.ModelAdmin):
             )
         self.message_user(
             request,
-            ngettext("%(count)d session signed out.", "%(count)d sessions signed out.", ended)
-            % {"count": ended},
+            ngettext("%(count)d session signed out.", "%(count)d sessions signed out.", ended) % {"count": ended},
         )
 
 

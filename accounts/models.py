@@ -102,9 +102,7 @@ class SecurityEvent(models.Model):
         THROTTLED = "throttled", _("Too many attempts")
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.CASCADE, related_name="security_events"
-    )
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="security_events")
     kind = models.CharField(_("event"), max_length=32, choices=Kind.choices, db_index=True)
     created = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)

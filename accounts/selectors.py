@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from urllib.parse import parse_qs, urlsplit
+
+from django.utils import timezone
 
 from accounts.app_settings import app_settings
 from accounts.services import ACR_LEVELS, ACR_MFA
+
+
+def member_timezone(user):
+    """The member's time zone (``zoneinfo`` claim) for showing times, else the site's."""
+    try:
+        return zoneinfo.ZoneInfo(user.zoneinfo) if user.zoneinfo else timezone.get_default_timezone()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return timezone.get_default_timezone()
 
 
 def authorization_request_from(url: str | None) -> dict[str, str]:

@@ -55,9 +55,7 @@ class MFAAdminSite(AdminSite):
             raise PermissionDenied
         if session_has_mfa(request):
             return HttpResponseRedirect(nxt)
-        return HttpResponseRedirect(
-            reverse("accounts:step_up") + "?" + urlencode({"next": nxt, "acr": ACR_MFA})
-        )
+        return HttpResponseRedirect(reverse("accounts:step_up") + "?" + urlencode({"next": nxt, "acr": ACR_MFA}))
 
 
 class MFAAdminConfig(AdminConfig):

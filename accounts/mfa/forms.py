@@ -60,7 +60,5 @@ class TOTPConfirmForm(forms.Form):
     code = forms.CharField(
         label=_("Code from your authenticator app"),
         max_length=16,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*"}
-        ),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*"}),
     )

@@ -257,9 +257,7 @@ def verify_authentication(request: HttpRequest, *, purpose: str, credential: str
     if row is None:
         raise PasskeyError("unknown", "credential not registered")
     expected_user = state.get("user")
-    if (user is not None and row.user_id != user.pk) or (
-        expected_user is not None and row.user_id != expected_user
-    ):
+    if (user is not None and row.user_id != user.pk) or (expected_user is not None and row.user_id != expected_user):
         raise PasskeyError("unknown", "credential of another account", credential=row)
     if (
         user is None

@@ -79,9 +79,7 @@ def email_codes_allowed(user, *, factors: Factors | None = None, required_acr: s
     return factors.has_strong_factor or required or account_selectors.mfa_required_for_user(user)
 
 
-def second_factor_methods(
-    user, *, required_acr: str | None = None, factors: Factors | None = None
-) -> list[str]:
+def second_factor_methods(user, *, required_acr: str | None = None, factors: Factors | None = None) -> list[str]:
     """The methods this member can use now to reach ``required_acr`` (any second factor if None).
 
     Phishing-resistant authentication can only come from a passkey.
@@ -110,9 +108,7 @@ def login_required_acr(login) -> str | None:
         from idp.oauth.clients import client_get
 
         client = client_get(params["client_id"])
-    required = account_selectors.required_acr(
-        user=user, client=client, acr_values=params.get("acr_values", "")
-    )
+    required = account_selectors.required_acr(user=user, client=client, acr_values=params.get("acr_values", ""))
     if login.state.get(REQUIRE_SECOND_FACTOR) and ACR_LEVELS.get(required or "", 0) < ACR_LEVELS[ACR_MFA]:
         required = ACR_MFA
     return required
@@ -129,8 +125,7 @@ def session_acr(request: HttpRequest) -> str:
 def used_passkey_since(request: HttpRequest, user, since: float) -> bool:
     """Did this login (started at ``since``) sign in with a passkey, without a password?"""
     return any(
-        r.get("method") == "passkey" and r.get("at", 0) >= since
-        for r in get_authentication_records(request, user)
+        r.get("method") == "passkey" and r.get("at", 0) >= since for r in get_authentication_records(request, user)
     )
 
 

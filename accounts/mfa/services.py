@@ -80,9 +80,7 @@ def _failure_note(*, user, method: str, request: HttpRequest | None) -> int:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, mfa_settings.MFA_FAILURE_WINDOW)
         count = 1
-    security_event_record(
-        user=user, kind=Kind.MFA_CHALLENGE_FAILED, request=request, method=method, failures=count
-    )
+    security_event_record(user=user, kind=Kind.MFA_CHALLENGE_FAILED, request=request, method=method, failures=count)
     if count == mfa_settings.MFA_MAX_FAILURES:
         security_event_record(user=user, kind=Kind.THROTTLED, request=request, scope="second_factor")
     return count
@@ -151,9 +149,7 @@ def _code(value: str) -> str:
 
 
 @transaction.atomic
-def totp_device_confirm(
-    *, user, key: str, token: str, request: HttpRequest | None = None
-) -> TOTPDevice | None:
+def totp_device_confirm(*, user, key: str, token: str, request: HttpRequest | None = None) -> TOTPDevice | None:
     """Create the member's authenticator-app device if ``token`` is a current code for ``key``."""
     _refuse_if_locked(user)
     if TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).exists():
@@ -192,9 +188,7 @@ def totp_device_remove(*, user, request: HttpRequest | None = None) -> None:
 # --- recovery codes ----------------------------------------------------------------------------------
 def recovery_code_hash(*, user, code: str, secret: str | None = None) -> str:
     """Keyed HMAC-SHA256 of a normalised code: codes have 60 random bits, so a slow hash buys nothing."""
-    return salted_hmac(
-        _RECOVERY_SALT, f"{user.pk}:{_code(code)}", secret=secret, algorithm="sha256"
-    ).hexdigest()
+    return salted_hmac(_RECOVERY_SALT, f"{user.pk}:{_code(code)}", secret=secret, algorithm="sha256").hexdigest()
 
 
 def _recovery_hashes(*, user, code: str) -> list[str]:
@@ -211,28 +205,20 @@ def _recovery_code_new() -> str:
 def recovery_codes_generate(*, user, request: HttpRequest | None = None) -> list[str]:
     """New single-use codes, returned once in clear; any older codes stop working."""
     if not selectors.factors_for(user).has_strong_factor:
-        raise MFAError(
-            "no_factor", _("Set up an authenticator app or a passkey before creating recovery codes.")
-        )
+        raise MFAError("no_factor", _("Set up an authenticator app or a passkey before creating recovery codes."))
     RecoveryCode.objects.filter(user=user).delete()
     codes = [_recovery_code_new() for _ in range(app_settings.RECOVERY_CODE_COUNT)]
     RecoveryCode.objects.bulk_create(
         [RecoveryCode(user=user, code_hash=recovery_code_hash(user=user, code=c)) for c in codes]
     )
-    security_event_record(
-        user=user, kind=Kind.MFA_ADDED, request=request, method="recovery_codes", count=len(codes)
-    )
+    security_event_record(user=user, kind=Kind.MFA_ADDED, request=request, method="recovery_codes", count=len(codes))
     return codes
 
 
 def _recovery_code_use(*, user, code: str, request: HttpRequest | None) -> RecoveryCode | None:
     now = timezone.now()
     for digest in _recovery_hashes(user=user, code=code):
-        row = (
-            RecoveryCode.objects.select_for_update()
-            .filter(user=user, code_hash=digest, used_at__isnull=True)
-            .first()
-        )
+        row = RecoveryCode.objects.select_for_update().filter(user=user, code_hash=digest, used_at__isnull=True).first()
         # The conditional update is what makes the code single-use under concurrency.
         if row and RecoveryCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
             row.used_at = now
@@ -288,9 +274,7 @@ def email_code_send(*, user, request: HttpRequest | None = None) -> None:
     allowed, info = device.generate_is_allowed()
     if not allowed:
         if info and info.get("reason") == GenerateNotAllowed.COOLDOWN_DURATION_PENDING:
-            raise MFAError(
-                "cooldown", _("We just sent you a code. Wait a minute before asking again."), status=429
-            )
+            raise MFAError("cooldown", _("We just sent you a code. Wait a minute before asking again."), status=429)
         raise MFAError("not_allowed", _("A code cannot be sent right now."), status=429)
     device.cooldown_set(commit=False)
     device.generate_token(valid_secs=getattr(settings, "OTP_EMAIL_TOKEN_VALIDITY", 300), commit=True)
@@ -301,9 +285,7 @@ def email_code_send(*, user, request: HttpRequest | None = None) -> None:
     }
     email = device.email or user.email
     language = translation.get_language()
-    transaction.on_commit(
-        lambda: _code_mail_send(email=email, context=context, language=language), robust=True
-    )
+    transaction.on_commit(lambda: _code_mail_send(email=email, context=context, language=language), robust=True)
 
 
 def _code_mail_send(*, email: str, context: dict, language: str | None) -> None:
@@ -496,18 +478,14 @@ def step_up_record(*, user, method: str, acr: str, request: HttpRequest | None =
     security_event_record(user=user, kind=Kind.STEP_UP, request=request, method=method, acr=acr)
 
 
-def passkey_authenticate(
-    *, request: HttpRequest, purpose: str, credential: str, user=None
-) -> WebAuthnCredential:
+def passkey_authenticate(*, request: HttpRequest, purpose: str, credential: str, user=None) -> WebAuthnCredential:
     """Verify a WebAuthn assertion and record its use.
 
     Raises :class:`accounts.mfa.passkeys.PasskeyError` (after a ``passkey_rejected`` event)
     for a forged, replayed or unknown response, or a counter that went backwards.
     """
     try:
-        row, verified = passkeys.verify_authentication(
-            request, purpose=purpose, credential=credential, user=user
-        )
+        row, verified = passkeys.verify_authentication(request, purpose=purpose, credential=credential, user=user)
     except passkeys.PasskeyError as error:
         owner = error.credential.user if error.credential is not None else user
         passkey_rejection_record(
@@ -532,9 +510,7 @@ def passkey_authenticate(
 def passkey_register(*, request: HttpRequest, user, name: str, credential: str) -> WebAuthnCredential:
     """Verify a WebAuthn registration for a signed-in member (or one enrolling during a login)."""
     try:
-        registration, state = passkeys.verify_registration(
-            request, purpose=passkeys.REGISTER, credential=credential
-        )
+        registration, state = passkeys.verify_registration(request, purpose=passkeys.REGISTER, credential=credential)
         if state.get("user") != user.pk:
             raise passkeys.PasskeyError("challenge", "challenge issued to another account")
     except passkeys.PasskeyError as error:

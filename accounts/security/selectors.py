@@ -71,9 +71,7 @@ def _method_label(method: str, provider: str = "") -> str:
         "mfa": _("with a second factor"),
     }
     if method == "socialaccount":
-        return (
-            _("with %(provider)s") % {"provider": provider.title()} if provider else _("with another service")
-        )
+        return _("with %(provider)s") % {"provider": provider.title()} if provider else _("with another service")
     return labels.get(method, "")
 
 
@@ -157,9 +155,7 @@ def is_known_device(request: HttpRequest, user) -> bool:
     if not token or user is None or getattr(user, "pk", None) is None:
         return False
     cutoff = timezone.now() - timedelta(days=security_settings.KNOWN_DEVICE_MAX_AGE_DAYS)
-    return KnownDevice.objects.filter(
-        user=user, device_hash=device_hash(token), last_seen__gte=cutoff
-    ).exists()
+    return KnownDevice.objects.filter(user=user, device_hash=device_hash(token), last_seen__gte=cutoff).exists()
 
 
 # --- back-channel logout --------------------------------------------------------------------------
@@ -256,6 +252,4 @@ def email_link_is_current(key: str) -> bool:
     if issued is None:
         return True  # not a link we can read: allauth refuses it by itself
     when, user_id = issued
-    return not SecurityEvent.objects.filter(
-        user_id=user_id, kind__in=LINK_KILLING_KINDS, created__gte=when
-    ).exists()
+    return not SecurityEvent.objects.filter(user_id=user_id, kind__in=LINK_KILLING_KINDS, created__gte=when).exists()

@@ -10,7 +10,6 @@ import logging
 import re
 import secrets
 import time
-import zoneinfo
 from functools import partial
 from importlib import import_module
 
@@ -123,9 +122,7 @@ def logout_record(*, request: HttpRequest, user) -> None:
     if row is not None:
         row.ended_at = timezone.now()
         row.save(update_fields=["ended_at"])
-    security_event_record(
-        kind=Kind.LOGOUT, user=user, request=request, data={"session": row.pk} if row else {}
-    )
+    security_event_record(kind=Kind.LOGOUT, user=user, request=request, data={"session": row.pk} if row else {})
     _schedule_backchannel(
         user=user,
         targets=selectors.backchannel_targets_for_sessions(user=user, sids=[sid]),
@@ -205,10 +202,9 @@ def new_sign_in_email_send(*, event: SecurityEvent) -> None:
     if user is None or not user.email or not user.is_active:
         return
     language = event.data.get("language") or user.locale or settings.LANGUAGE_CODE
-    try:
-        tz = zoneinfo.ZoneInfo(user.zoneinfo) if user.zoneinfo else timezone.get_default_timezone()
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = timezone.get_default_timezone()
+    from accounts.selectors import member_timezone
+
+    tz = member_timezone(user)
     with translation.override(language), timezone.override(tz):
         context = {
             "user": user,
@@ -345,9 +341,7 @@ def password_change_record(*, request: HttpRequest | None, user, reset: bool) ->
     Django already refuses those sessions (the session hash follows the password); ending them
     here keeps the sessions page true and tells the RPs of those sessions.
     """
-    security_event_record(
-        kind=Kind.PASSWORD_RESET if reset else Kind.PASSWORD_CHANGED, user=user, request=request
-    )
+    security_event_record(kind=Kind.PASSWORD_RESET if reset else Kind.PASSWORD_CHANGED, user=user, request=request)
     current = _current_row(request=request, user=user, lock=True)
     if current is not None:
         session_rekey(request=request)  # Django gave this session a new key
@@ -356,15 +350,11 @@ def password_change_record(*, request: HttpRequest | None, user, reset: bool) ->
         .filter(user=user, ended_at__isnull=True)
         .exclude(pk=current.pk if current else 0)
     )
-    _end_and_notify(
-        user=user, rows=rows, request=request, reason="password_reset" if reset else "password_changed"
-    )
+    _end_and_notify(user=user, rows=rows, request=request, reason="password_reset" if reset else "password_changed")
 
 
 @transaction.atomic
-def email_change_record(
-    *, request: HttpRequest | None, user, old_email: str, new_email: str
-) -> SecurityEvent:
+def email_change_record(*, request: HttpRequest | None, user, old_email: str, new_email: str) -> SecurityEvent:
     return security_event_record(
         kind=Kind.EMAIL_CHANGED, user=user, request=request, data={"from": old_email, "to": new_email}
     )
@@ -409,18 +399,14 @@ def _session_seen_write(*, request: HttpRequest, key: str, sid: str) -> bool:
         fields["sid"] = sid
     row_id = session.get(selectors.SESSION_ROW)
     mine = {"pk": row_id} if row_id else {"session_key": key}
-    if UserSession.objects.filter(user=request.user, ended_at__isnull=True, **mine).update(
-        session_key=key, **fields
-    ):
+    if UserSession.objects.filter(user=request.user, ended_at__isnull=True, **mine).update(session_key=key, **fields):
         if session.get(selectors.SESSION_ROW_KEY) != key:
             session[selectors.SESSION_ROW_KEY] = key
         return True
     if UserSession.objects.filter(**mine).exists():
         return False
     # A session signed in before sessions were recorded: list it from now on.
-    row = UserSession.objects.create(
-        session_key=key, user=request.user, user_agent=geo.user_agent(request), **fields
-    )
+    row = UserSession.objects.create(session_key=key, user=request.user, user_agent=geo.user_agent(request), **fields)
     session[selectors.SESSION_ROW] = row.pk
     session[selectors.SESSION_ROW_KEY] = key
     return True
@@ -451,9 +437,7 @@ def _current_row(*, request: HttpRequest | None, user, lock: bool = False) -> Us
 # --- throttling and credential stuffing -----------------------------------------------------------------
 
 
-def throttle_record(
-    *, request: HttpRequest, action: str, user=None, data: dict | None = None
-) -> SecurityEvent | None:
+def throttle_record(*, request: HttpRequest, action: str, user=None, data: dict | None = None) -> SecurityEvent | None:
     """A "too many attempts" event, at most one per action, source and account per interval."""
     source = geo.source_of(geo.client_ip(request)) or "-"
     dedupe = f"idp:security:throttled:{action}:{source}:{user.pk if user else '-'}"
@@ -497,9 +481,7 @@ def _count_failed_account(*, request: HttpRequest, source: str, login: str) -> N
         return
     now = time.time()
     lasts = security_settings.STUFFING_SUSPECT_SECONDS
-    cache.set(
-        selectors.suspect_key(source), {"since": now, "until": now + lasts, "accounts": accounts}, lasts
-    )
+    cache.set(selectors.suspect_key(source), {"since": now, "until": now + lasts, "accounts": accounts}, lasts)
     cache.delete(counter)
     security_event_record(
         kind=Kind.THROTTLED,

@@ -36,17 +36,13 @@ def deliver_logout_token(self, client_pk: int, sub: str, sid: str, issuer: str):
         if error.retryable and retries < security_settings.BACKCHANNEL_MAX_RETRIES:
             delay = min(security_settings.BACKCHANNEL_RETRY_DELAY * 2**retries, 600)
             countdown = delay + random.uniform(0, delay / 4)  # noqa: S311 - jitter, not a secret
-            logger.info(
-                "back-channel logout to %s failed (%s); retry in %.0fs", client.client_id, error, countdown
-            )
+            logger.info("back-channel logout to %s failed (%s); retry in %.0fs", client.client_id, error, countdown)
             if self.request.is_eager:
                 # In-process (embedded set-up): Celery runs the retry at once when the task
                 # returns it; raised, it would reach the caller (CELERY_TASK_EAGER_PROPAGATES).
                 return self.retry(exc=error, countdown=countdown, throw=False)
             raise self.retry(exc=error, countdown=countdown) from error
-        logger.warning(
-            "back-channel logout to %s given up after %d retries: %s", client.client_id, retries, error
-        )
+        logger.warning("back-channel logout to %s given up after %d retries: %s", client.client_id, retries, error)
         return "failed"
     return "delivered"
 
@@ -58,11 +54,7 @@ def deliver_logout_token(self, client_pk: int, sub: str, sid: str, issuer: str):
     max_retries=5,
 )
 def send_new_sign_in_email(event_id: int) -> None:
-    event = (
-        SecurityEvent.objects.select_related("user")
-        .filter(pk=event_id, kind=SecurityEvent.Kind.NEW_DEVICE)
-        .first()
-    )
+    event = SecurityEvent.objects.select_related("user").filter(pk=event_id, kind=SecurityEvent.Kind.NEW_DEVICE).first()
     if event is None:
         return
     services.new_sign_in_email_send(event=event)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -17,25 +15,17 @@ from django.views.decorators.http import require_POST
 
 from accounts.security import selectors, services
 from accounts.security.useragent import describe_device
+from accounts.selectors import member_timezone
 
 EVENTS_PER_PAGE = 50
-
-
-def _member_timezone(user):
-    try:
-        return zoneinfo.ZoneInfo(user.zoneinfo) if user.zoneinfo else timezone.get_default_timezone()
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return timezone.get_default_timezone()
 
 
 @login_required
 @never_cache
 def events(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.events_for(user=request.user), EVENTS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(selectors.events_for(user=request.user), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [(event, describe_device(event.user_agent), selectors.event_detail(event)) for event in page]
-    tz = _member_timezone(request.user)
+    tz = member_timezone(request.user)
     with timezone.override(tz):
         return render(request, "accounts/security/events.html", {"page": page, "rows": rows, "tz": str(tz)})
 
@@ -44,7 +34,7 @@ def events(request: HttpRequest) -> HttpResponse:
 @never_cache
 def sessions(request: HttpRequest) -> HttpResponse:
     rows = selectors.sessions_for(user=request.user, current_session_id=selectors.current_session_id(request))
-    tz = _member_timezone(request.user)
+    tz = member_timezone(request.user)
     with timezone.override(tz):
         return render(
             request,
@@ -82,7 +72,5 @@ def sessions_revoke_others(request: HttpRequest) -> HttpResponse:
 def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
     services.sign_out_everywhere(user=request.user, request=request)
     logout(request)
-    messages.success(
-        request, _("You have been signed out everywhere, and apps must ask you to sign in again.")
-    )
+    messages.success(request, _("You have been signed out everywhere, and apps must ask you to sign in again."))
     return redirect("account_login")

@@ -34,9 +34,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if match is None:
             return  # a new member: allauth signs them up
         if not match.user.is_active:
-            services.social_login_refuse(
-                request=request, user=match.user, sociallogin=sociallogin, reason="inactive"
-            )
+            services.social_login_refuse(request=request, user=match.user, sociallogin=sociallogin, reason="inactive")
             raise ImmediateHttpResponse(render(request, "account/account_inactive.html", status=403))
         if match.upstream_verified:
             services.social_link_begin(request=request, sociallogin=sociallogin, match=match)
@@ -46,15 +44,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         )
         services.social_signup_offer(request=request, sociallogin=sociallogin)
         context = {
-            "provider_name": sociallogin.provider.name
-            if sociallogin.provider
-            else sociallogin.account.provider,
+            "provider_name": sociallogin.provider.name if sociallogin.provider else sociallogin.account.provider,
             "email": match.email,
             "login_url": _login_url(sociallogin.state.get("next")),
         }
-        raise ImmediateHttpResponse(
-            render(request, "accounts/social/unverified_email.html", context, status=409)
-        )
+        raise ImmediateHttpResponse(render(request, "accounts/social/unverified_email.html", context, status=409))
 
     def _connect(self, request, sociallogin):
         """A signed-in member links another upstream account from the linked-accounts page."""
@@ -66,8 +60,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 )
                 messages.error(
                     request,
-                    _("This %(provider)s account is already linked to another member account.")
-                    % {"provider": name},
+                    _("This %(provider)s account is already linked to another member account.") % {"provider": name},
                 )
             else:
                 messages.info(request, _("This %(provider)s account is already linked.") % {"provider": name})
@@ -95,9 +88,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         user.family_name = (data.get("last_name") or last or "")[:150]
         return user
 
-    def on_authentication_error(
-        self, request, provider, error=None, exception=None, extra_context=None
-    ) -> None:
+    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None) -> None:
         services.social_login_failure_record(
             request=request,
             provider_id=getattr(provider, "sub_id", "") or "",

@@ -67,9 +67,7 @@ def providers_from_env(env) -> dict:
         client_id, secret = var(f"{name}_CLIENT_ID"), var(f"{name}_CLIENT_SECRET")
         if client_id or secret:
             _require(name, {f"{name}_CLIENT_ID": client_id, f"{name}_CLIENT_SECRET": secret})
-            providers[provider]["APPS"] = [
-                {"name": label, "client_id": client_id, "secret": secret, "settings": {}}
-            ]
+            providers[provider]["APPS"] = [{"name": label, "client_id": client_id, "secret": secret, "settings": {}}]
 
     apple = {
         "client_id": var("APPLE_CLIENT_ID"),  # the Services ID, e.g. com.example.id

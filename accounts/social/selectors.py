@@ -57,9 +57,7 @@ def existing_account_for(sociallogin: SocialLogin) -> EmailMatch | None:
     for address in addresses:
         user = user_with_email(address.email or "")
         if user is not None:
-            verified_here = EmailAddress.objects.filter(
-                user=user, email__iexact=address.email, verified=True
-            ).exists()
+            verified_here = EmailAddress.objects.filter(user=user, email__iexact=address.email, verified=True).exists()
             return EmailMatch(
                 user=user,
                 email=address.email,

@@ -74,9 +74,7 @@ def _provider_data(sociallogin: SocialLogin) -> dict:
 
 # --- Linking ---------------------------------------------------------------------------------------
 @transaction.atomic
-def social_account_link(
-    *, request: HttpRequest, user: User, sociallogin: SocialLogin, proof: str
-) -> SocialAccount:
+def social_account_link(*, request: HttpRequest, user: User, sociallogin: SocialLogin, proof: str) -> SocialAccount:
     """Link the upstream account of ``sociallogin`` to ``user``, who has proven it is theirs.
 
     ``proof`` says how: ``session`` (connected while signed in), ``password`` or ``email_code``.
@@ -108,9 +106,7 @@ def social_account_link(
 
 def social_signup_record(*, request: HttpRequest, user: User, sociallogin: SocialLogin) -> None:
     """A new account was created through an upstream (called inside the sign-up's transaction)."""
-    verified = any(
-        a.verified for a in sociallogin.email_addresses if a.email and a.email.lower() == user.email.lower()
-    )
+    verified = any(a.verified for a in sociallogin.email_addresses if a.email and a.email.lower() == user.email.lower())
     security_event_record(
         request=request,
         user=user,
@@ -143,10 +139,7 @@ def _social_account_unlink(*, request: HttpRequest, user: User, account_id: int)
         )
         return SocialAccountError(
             "last_way_in",
-            _(
-                "This is the only way to sign in to your account. Set a password or add a passkey "
-                "before you unlink it."
-            ),
+            _("This is the only way to sign in to your account. Set a password or add a passkey before you unlink it."),
         )
     account.delete()
     security_event_record(request=request, user=user, kind=SecurityEvent.Kind.SOCIAL_UNLINKED, data=data)
@@ -163,9 +156,7 @@ def social_login_refuse(
     payload = _provider_data(sociallogin) if sociallogin is not None else {}
     payload.update(data)
     payload["reason"] = reason
-    return security_event_record(
-        request=request, user=user, kind=SecurityEvent.Kind.SOCIAL_REJECTED, data=payload
-    )
+    return security_event_record(request=request, user=user, kind=SecurityEvent.Kind.SOCIAL_REJECTED, data=payload)
 
 
 def social_login_failure_record(
@@ -178,9 +169,7 @@ def social_login_failure_record(
         data["upstream_error"] = upstream_error[:64]
     if exception is not None:
         data["detail"] = f"{exception.__class__.__name__}: {exception}"[:200]
-    user = (
-        request.user if getattr(request, "user", None) is not None and request.user.is_authenticated else None
-    )
+    user = request.user if getattr(request, "user", None) is not None and request.user.is_authenticated else None
     return social_login_refuse(request=request, user=user, reason="upstream_error", **data)
 
 
@@ -239,9 +228,7 @@ def social_link_prove_password(*, request: HttpRequest, password: str) -> bool:
     """Check the existing account's password (allauth's login rate limits apply)."""
     pending, user = _pending_or_error(request)
     try:
-        authenticated = get_account_adapter(request).authenticate(
-            request, email=user.email, password=password
-        )
+        authenticated = get_account_adapter(request).authenticate(request, email=user.email, password=password)
     except ValidationError as e:  # allauth's "too many failed login attempts"
         social_login_refuse(request=request, user=user, reason="throttled", provider=pending["provider"])
         raise SocialAccountError("throttled", e.messages[0], status=429) from e
@@ -260,13 +247,9 @@ def social_link_code_send(*, request: HttpRequest) -> None:
     """Email a one-time code to the existing account's (verified) address."""
     pending, user = _pending_or_error(request)
     if not pending["code_allowed"]:
-        raise SocialAccountError(
-            "code_unavailable", _("We can't send a code to this address. Use your password.")
-        )
+        raise SocialAccountError("code_unavailable", _("We can't send a code to this address. Use your password."))
     if pending["codes_sent"] >= LINK_CODES_MAX:
-        raise SocialAccountError(
-            "too_many_codes", _("We have sent you enough codes. Use the latest one."), status=429
-        )
+        raise SocialAccountError("too_many_codes", _("We have sent you enough codes. Use the latest one."), status=429)
     code = f"{secrets.randbelow(10**6):06d}"
     pending["code"] = {
         "digest": _code_digest(pending, code),

@@ -64,9 +64,7 @@ def link_code_send(request: HttpRequest) -> HttpResponse:
     except services.SocialAccountError as e:
         return _refused(request, e)
     minutes = services.LINK_CODE_SECONDS // 60
-    messages.info(
-        request, _("We have emailed you a code. It is valid for %(minutes)d minutes.") % {"minutes": minutes}
-    )
+    messages.info(request, _("We have emailed you a code. It is valid for %(minutes)d minutes.") % {"minutes": minutes})
     return redirect("accounts:social_link")
 
 

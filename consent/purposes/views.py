@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,18 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from accounts.selectors import member_timezone
 from consent.models import ConsentRecord
 from consent.purposes import selectors, services
 from consent.purposes.app_settings import app_settings
 from consent.purposes.forms import ConsentToggleForm
 from idp.api import DomainError
-
-
-def _member_timezone(user):
-    try:
-        return zoneinfo.ZoneInfo(user.zoneinfo) if user.zoneinfo else timezone.get_default_timezone()
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return timezone.get_default_timezone()
 
 
 @login_required
@@ -67,7 +59,7 @@ def consents(request: HttpRequest) -> HttpResponse:
         )
         for r in page
     ]
-    tz = _member_timezone(user)
+    tz = member_timezone(user)
     with timezone.override(tz):
         return render(
             request,

@@ -36,9 +36,7 @@ from requests import RequestException
 
 from accounts.social.conf import is_acceptable_endpoint
 
-ALLOWED_ALGS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
+ALLOWED_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 CLOCK_SKEW_SECONDS = 60
 METADATA_CACHE_SECONDS = 300
 WELL_KNOWN = "/.well-known/openid-configuration"
