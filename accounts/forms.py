@@ -31,7 +31,8 @@ class LoginForm(AllauthLoginForm):
 
 class SignupForm(AllauthSignupForm):
     """allauth's email + password sign-up, plus acceptance of the published legal documents and
-    the privacy opt-ins staff offer at sign-up (all unticked and optional).
+    the privacy opt-ins staff offer at sign-up and a box to join each open points programme (all
+    unticked and optional).
 
     The ``accept_legal`` checkbox exists only while documents are published; the acceptance
     is recorded with its evidence (``consent.legal.services.legal_accept``).
@@ -41,6 +42,7 @@ class SignupForm(AllauthSignupForm):
         super().__init__(*args, **kwargs)
         from consent.legal import selectors as legal_selectors
         from consent.purposes.forms import signup_consent_fields
+        from loyalty.forms import signup_join_fields
 
         self.legal_versions = legal_selectors.current_versions()
         if self.legal_versions:
@@ -61,12 +63,15 @@ class SignupForm(AllauthSignupForm):
                 error_messages={"required": _("Accept the terms to create your account.")},
             )
         self.fields.update(signup_consent_fields())
+        self.fields.update(signup_join_fields())
 
     def custom_signup(self, request, user):
         super().custom_signup(request, user)
         from consent.purposes.forms import signup_consents_save
+        from loyalty.forms import signup_join_save
 
         signup_consents_save(cleaned_data=self.cleaned_data, request=request, user=user)
+        signup_join_save(cleaned_data=self.cleaned_data, user=user)
         if not self.legal_versions:
             return
         from accounts.security import geo
