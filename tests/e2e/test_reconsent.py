@@ -10,13 +10,13 @@ from playwright.sync_api import Page, expect
 from consent.models import LegalAcceptance
 from tests.conftest import PASSWORD
 from tests.consent.legal.conftest import accept_all, publish
-from tests.e2e.conftest import browser, new_context, page, relying_party, sign_in  # noqa: F401 - fixtures
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.spec("OIDC Core §3.1.2.6")
-def test_interstitial_from_an_rp_login_and_on_sso(page: Page, live_server, member, relying_party):  # noqa: F811
+def test_interstitial_from_an_rp_login_and_on_sso(page: Page, live_server, member, relying_party):
     rp = relying_party(name="Miles Shop")
     publish("terms", "1")
     publish("privacy", "1")
