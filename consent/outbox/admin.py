@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from consent.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from consent.outbox import services
@@ -236,4 +237,5 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         count = services.webhook_deliveries_redeliver(
             delivery_ids=queryset.values_list("pk", flat=True), actor=request.user
         )
-        self.message_user(request, _("%(count)d deliveries queued again.") % {"count": count})
+        message = ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", count)
+        self.message_user(request, message % {"count": count})
