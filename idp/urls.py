@@ -14,6 +14,7 @@ urlpatterns = [
     path("apps/<int:pk>/revoke", views.revoke_app, name="revoke_app"),
     path("branding/<str:client_id>/logo", views.client_logo, name="client_logo"),
     path("branding/<str:client_id>/theme.css", views.client_theme, name="client_theme"),
+    path("api/v1/profile/", include("accounts.profile.api")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
