@@ -83,12 +83,11 @@ class AttributesForm(forms.Form):
             if value is not None and stored is not None and validation.same(stored, value):
                 continue
             changes[key] = value
-        if not self.errors:
-            try:
-                validation.values_clean(definitions=self.definitions, changes=changes, current=self.current)
-            except validation.AttributeValuesInvalid as invalid:
-                for key, errors in invalid.field_errors.items():
-                    self.add_error(key, errors)
+        try:
+            validation.values_clean(definitions=self.definitions, changes=changes, current=self.current)
+        except validation.AttributeValuesInvalid as invalid:
+            for key, errors in invalid.field_errors.items():
+                self.add_error(key, errors)
         self.changes = changes
         return cleaned
 
