@@ -84,18 +84,21 @@ class AttributeChoiceInline(admin.TabularInline):
     extra = 0
 
 
-class AccessFormSet(forms.BaseInlineFormSet):
+class AttributeAccessForm(forms.ModelForm):
+    class Meta:
+        model = AttributeAccess
+        fields = ("definition", "client", "can_read", "can_write", "ask_position")
+
     def clean(self):
-        super().clean()
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", {})
-            if data and not data.get("DELETE") and data.get("ask_position") is not None and not data.get("can_read"):
-                form.add_error("can_read", _("A client that asks for an attribute must be allowed to read it."))
+        cleaned = super().clean()
+        if cleaned.get("ask_position") is not None and not cleaned.get("can_read"):
+            self.add_error("can_read", _("A client that asks for an attribute must be allowed to read it."))
+        return cleaned
 
 
 class AttributeAccessInline(admin.TabularInline):
     model = AttributeAccess
-    formset = AccessFormSet
+    form = AttributeAccessForm
     fields = ("client", "can_read", "can_write", "ask_position")
     raw_id_fields = ("client",)
     extra = 0
@@ -148,10 +151,9 @@ class AttributeAccessAdmin(admin.ModelAdmin):
     ordering = ("client", "ask_position", "definition__key")
     raw_id_fields = ("client",)
     list_select_related = ("client", "definition")
+    form = AttributeAccessForm
 
     def save_model(self, request, obj, form, change):
-        if obj.ask_position is not None and not obj.can_read:
-            obj.can_read = True
         super().save_model(request, obj, form, change)
         services.attribute_definition_audit(definition=obj.definition, by=request.user)
 

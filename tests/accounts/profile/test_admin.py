@@ -174,3 +174,13 @@ def test_client_access_list(client, staff, rp, attrs):
     grant(app, attrs["diet"], ask=1)
     resp = client.get("/admin/accounts/attributeaccess/", {"client__id__exact": app.pk})
     assert [a.definition.key for a in resp.context["cl"].result_list] == ["diet", "seat"]
+
+
+def test_a_client_cannot_ask_for_what_it_may_not_read(client, staff, rp, attrs):
+    app, _ = rp
+    add = "/admin/accounts/attributeaccess/add/"
+    data = {"definition": attrs["diet"].pk, "client": app.pk, "ask_position": "1"}
+    resp = client.post(add, data)
+    assert resp.status_code == 200 and "can_read" in resp.context["adminform"].form.errors
+    assert client.post(add, {**data, "can_read": "on"}).status_code == 302
+    assert AuditEvent.objects.filter(kind="profile.definition_changed", data__key="diet").exists()
