@@ -246,7 +246,9 @@ class AttributeDefinition(models.Model):
     help_en = models.CharField(_("help text (English)"), max_length=300, blank=True)
     help_ja = models.CharField(_("help text (Japanese)"), max_length=300, blank=True)
     personal_data = models.BooleanField(
-        _("personal data"), default=True, help_text=_("Values are personal data: audited without values.")
+        _("personal data"),
+        default=True,
+        help_text=_("Values describe the member; exports and privacy records show this flag."),
     )
     active = models.BooleanField(
         _("active"), default=True, help_text=_("Inactive attributes keep their values but are not shown or released.")
@@ -334,9 +336,7 @@ class MemberAttributes(models.Model):
     docs/profile-attributes.md.
     """
 
-    user = models.OneToOneField(
-        User, on_delete=models.CASCADE, primary_key=True, related_name="profile_attributes"
-    )
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="profile_attributes")
     data = models.JSONField(default=dict, blank=True)
     skipped = models.JSONField(
         default=dict, blank=True, help_text=_("Attributes the member skipped at sign-in, with when.")

@@ -81,7 +81,7 @@ class Migration(migrations.Migration):
                     "personal_data",
                     models.BooleanField(
                         default=True,
-                        help_text="Values are personal data: audited without values.",
+                        help_text="Values describe the member; exports and privacy records show this flag.",
                         verbose_name="personal data",
                     ),
                 ),
