@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, expect, sync_playwright
 
 from accounts.models import MemberAttributes
 from tests.accounts.profile.conftest import define, grant
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import (  # noqa: F401 - browser, new_context, page, relying_party: fixtures
+from tests.e2e.conftest import (  # noqa: F401 - new_context, page, relying_party: fixtures
     _CALLBACK_FAILURES,
+    BROWSER_ARGS,
     RelyingParty,
-    browser,
+    chromium_executable,
     new_context,
     page,
     relying_party,
@@ -22,6 +24,24 @@ from tests.e2e.conftest import (  # noqa: F401 - browser, new_context, page, rel
 )
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """tests.e2e's ``browser``, closed when this module is done.
+
+    Playwright's sync API allows one running instance per thread, and every module importing
+    tests.e2e's session-scoped fixture gets an instance of its own, kept until the session ends.
+    """
+    path = chromium_executable()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        if os.environ.get("IDP_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {path} (set CHROMIUM_PATH)", pytrace=False)
+        pytest.skip(f"Chromium not found at {path} (set CHROMIUM_PATH)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=BROWSER_ARGS, headless=True)
+        yield chromium
+        chromium.close()
 
 
 def goto_expecting_callback(rp: RelyingParty, page: Page, url: str) -> dict[str, str]:  # noqa: F811
