@@ -8,3 +8,16 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from accounts import claims, receivers  # noqa: F401
         from accounts.security import receivers as security_receivers  # noqa: F401
+
+        self._profile_attributes_ready()
+
+    @staticmethod
+    def _profile_attributes_ready() -> None:
+        """Profile attributes: the admin, a scope and a claim per attribute group, the sign-in question."""
+        from accounts.profile import admin as _profile_admin  # noqa: F401
+        from accounts.profile import claims as profile_claims
+        from accounts.profile.interstitial import progressive_profile_interstitial
+        from idp.interstitials import register_interstitial
+
+        profile_claims.register()
+        register_interstitial(progressive_profile_interstitial)

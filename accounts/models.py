@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -203,3 +205,145 @@ class KnownDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.user_agent[:40]}"
+
+
+# --- flexible profile attributes (accounts.profile) ------------------------------------------------
+
+
+class AttributeDefinition(models.Model):
+    """A profile attribute staff define in the admin ("diet", "pet", "seat", "fuel", ...).
+
+    ``key`` and ``data_type`` are frozen once a value has ever been stored (``has_values``, set by
+    the first write, see ``accounts.profile.services``): stored values are never reinterpreted.
+    Validation lives in ``accounts.profile.validation``; this model holds data only.
+    """
+
+    class Type(models.TextChoices):
+        BOOLEAN = "boolean", _("Yes / no")
+        CHOICE = "choice", _("Choice")
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+
+    id = models.BigAutoField(primary_key=True)
+    key = models.CharField(
+        _("key"),
+        max_length=64,
+        unique=True,
+        validators=[
+            RegexValidator(r"^[a-z][a-z0-9_]{0,63}$", _("Use lower-case letters, digits and underscores.")),
+        ],
+        help_text=_("The claim and API name, e.g. diet. Cannot change once members have values."),
+    )
+    data_type = models.CharField(_("type"), max_length=16, choices=Type.choices)
+    scope = models.CharField(
+        _("scope"), max_length=64, help_text=_("The OAuth scope under which clients read and write it.")
+    )
+    label_en = models.CharField(_("label (English)"), max_length=200)
+    label_ja = models.CharField(_("label (Japanese)"), max_length=200, blank=True)
+    help_en = models.CharField(_("help text (English)"), max_length=300, blank=True)
+    help_ja = models.CharField(_("help text (Japanese)"), max_length=300, blank=True)
+    personal_data = models.BooleanField(
+        _("personal data"),
+        default=True,
+        help_text=_("Values describe the member; exports and privacy records show this flag."),
+    )
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive attributes keep their values but are not shown or released.")
+    )
+    max_length = models.PositiveSmallIntegerField(_("maximum length (text)"), default=200)
+    min_value = models.DecimalField(_("minimum (number)"), max_digits=18, decimal_places=6, null=True, blank=True)
+    max_value = models.DecimalField(_("maximum (number)"), max_digits=18, decimal_places=6, null=True, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    has_values = models.BooleanField(_("has stored values"), default=False, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("profile attribute")
+        verbose_name_plural = _("profile attributes")
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class AttributeChoice(models.Model):
+    """One allowed value of a choice attribute. Retired choices stay so stored values keep a label."""
+
+    id = models.BigAutoField(primary_key=True)
+    definition = models.ForeignKey(AttributeDefinition, on_delete=models.CASCADE, related_name="choices")
+    value = models.CharField(
+        _("value"),
+        max_length=64,
+        validators=[RegexValidator(r"^[a-z0-9][a-z0-9_-]{0,63}$", _("Use lower-case letters, digits, - and _."))],
+    )
+    label_en = models.CharField(_("label (English)"), max_length=200)
+    label_ja = models.CharField(_("label (Japanese)"), max_length=200, blank=True)
+    retired = models.BooleanField(
+        _("retired"), default=False, help_text=_("No longer offered; members who chose it keep it.")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("choice")
+        verbose_name_plural = _("choices")
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["definition", "value"], name="attribute_choice_once")]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class AttributeAccess(models.Model):
+    """What one client may do with one attribute; ``ask_position`` puts it on the client's
+    progressive-profiling list (asked in that order, one per sign-in)."""
+
+    id = models.BigAutoField(primary_key=True)
+    definition = models.ForeignKey(AttributeDefinition, on_delete=models.CASCADE, related_name="access")
+    client = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="attribute_access"
+    )
+    can_read = models.BooleanField(_("may read"), default=True)
+    can_write = models.BooleanField(_("may write"), default=False)
+    ask_position = models.PositiveSmallIntegerField(
+        _("ask at sign-in (order)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: never asked. Otherwise members missing it are asked, lowest number first."),
+    )
+
+    class Meta:
+        verbose_name = _("client access to an attribute")
+        verbose_name_plural = _("client access to attributes")
+        constraints = [models.UniqueConstraint(fields=["definition", "client"], name="attribute_access_once")]
+        indexes = [models.Index(fields=["client", "ask_position"])]
+
+    def __str__(self) -> str:
+        return f"{self.client} → {self.definition}"
+
+
+class MemberAttributes(models.Model):
+    """A member's attribute values: one row per member, ``data`` = {key: value}.
+
+    A row of its own, not a column on the user: the user row is read on every request and
+    written at every sign-in, so it stays narrow and its updates stay cheap; attribute writes
+    do not churn the user table or its indexes; erasure is one DELETE. On PostgreSQL ``data`` is
+    ``jsonb`` with a GIN ``jsonb_path_ops`` index (created in migration 0004, PostgreSQL only):
+    lookups by value use containment (``data @> '{"diet": "vegetarian"}'``). See
+    docs/profile-attributes.md.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="profile_attributes")
+    data = models.JSONField(default=dict, blank=True)
+    skipped = models.JSONField(
+        default=dict, blank=True, help_text=_("Attributes the member skipped at sign-in, with when.")
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("member attributes")
+        verbose_name_plural = _("member attributes")
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -249,3 +249,5 @@ privacy.plan_register(
         },
     )
 )
+
+from accounts.profile import privacy as _profile_attributes_plan  # noqa: E402,F401 - its own plan

@@ -8,4 +8,5 @@ urlpatterns = [
     path("mfa/", include("accounts.mfa.urls")),
     path("security/", include("accounts.security.urls")),
     path("social/", include("accounts.social.urls")),
+    path("profile/", include("accounts.profile.urls")),
 ]

@@ -20,6 +20,7 @@ urlpatterns = [
     path("branding/<str:client_id>/logo", views.client_logo, name="client_logo"),
     path("branding/<str:client_id>/theme.css", views.client_theme, name="client_theme"),
     path("api/v1/loyalty/", include("loyalty.api.urls")),
+    path("api/v1/profile/", include("accounts.profile.api")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -97,9 +97,7 @@ class RelyingParty:
     issuer: str
     redirect_uri: str = CALLBACK
 
-    def authorization_request(
-        self, *, scope: str = "openid email profile", **extra: str
-    ) -> AuthorizationRequest:
+    def authorization_request(self, *, scope: str = "openid email profile", **extra: str) -> AuthorizationRequest:
         verifier, challenge = pkce_pair()
         params = {
             "response_type": "code",

@@ -33,9 +33,7 @@ BUTTONS = {"en": ("Cancel", "Allow"), "ja": ("キャンセル", "許可する")}
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
-def test_consent_page_lists_the_requested_scopes_in_the_page_language(
-    page: Page, member, relying_party, language
-):
+def test_consent_page_lists_the_requested_scopes_in_the_page_language(page: Page, member, relying_party, language):
     rp = relying_party(name="Partner Shop", first_party=False)
     page.goto(rp.authorization_request(scope="openid email profile", ui_locales=language).url)
     sign_in(page, member.email, PASSWORD)
@@ -56,9 +54,7 @@ def test_consent_page_lists_the_requested_scopes_in_the_page_language(
 @pytest.mark.spec("RFC 6749 §4.1.2.1")
 @pytest.mark.spec("RFC 9207 §2")
 @pytest.mark.spec("OIDC Core §3.1.2.4")
-def test_cancel_denies_allow_grants_and_the_grant_is_remembered(
-    page: Page, live_server, member, relying_party
-):
+def test_cancel_denies_allow_grants_and_the_grant_is_remembered(page: Page, live_server, member, relying_party):
     rp = relying_party(name="Partner Shop", first_party=False)
 
     # 1. Sign in, then refuse: the RP hears access_denied, with its state and our issuer.
@@ -94,11 +90,7 @@ def test_cancel_denies_allow_grants_and_the_grant_is_remembered(
     seen_consent: list[str] = []
     page.on(
         "response",
-        lambda r: (
-            r.url.startswith(live_server.url + "/authorize")
-            and r.status == 200
-            and seen_consent.append(r.url)
-        ),
+        lambda r: r.url.startswith(live_server.url + "/authorize") and r.status == 200 and seen_consent.append(r.url),
     )
     query = rp.goto_expecting_callback(page, again.url)
     assert seen_consent == []

@@ -59,9 +59,7 @@ def test_wrong_password_stays_on_the_login_page_with_an_error(page: Page, member
 
     sign_in(page, member.email, "not the password at all")
 
-    expect(page.locator("main")).to_contain_text(
-        "The email address and/or password you specified are not correct."
-    )
+    expect(page.locator("main")).to_contain_text("The email address and/or password you specified are not correct.")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     # The failed attempt keeps the pending authorization request for the next try.
     expect(page.locator("main form input[name=next]")).to_have_value(re.compile(r"^/authorize\?"))
@@ -102,9 +100,7 @@ def test_wrong_password_error_is_japanese(page: Page, member, relying_party):
 
     sign_in(page, member.email, "not the password at all")
 
-    expect(page.locator("main")).to_contain_text(
-        "入力されたメールアドレスもしくはパスワードが正しくありません。"
-    )
+    expect(page.locator("main")).to_contain_text("入力されたメールアドレスもしくはパスワードが正しくありません。")
 
 
 def test_japanese_browser_gets_japanese_without_ui_locales(new_context, relying_party):

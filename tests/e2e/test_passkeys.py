@@ -42,9 +42,7 @@ def add_virtual_authenticator(context: BrowserContext, page: Page):
 def user_presence(cdp, authenticator_id: str, *, automatic: bool) -> None:
     """Automatic (the default): every request is answered at once, autofill included.
     Off: requests wait, as for a member who has not touched the sensor yet."""
-    cdp.send(
-        "WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": authenticator_id, "enabled": automatic}
-    )
+    cdp.send("WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": authenticator_id, "enabled": automatic})
 
 
 def callback_after(page: Page, rp, action) -> dict[str, str]:
@@ -76,9 +74,7 @@ def sign_out(page: Page, cdp, authenticator_id: str) -> None:
 
 @pytest.mark.spec("WebAuthn L2 §7.1")
 @pytest.mark.spec("WebAuthn L2 §7.2")
-def test_register_sign_out_sign_in_with_the_passkey_and_remove_it(
-    new_context, live_server, member, relying_party
-):
+def test_register_sign_out_sign_in_with_the_passkey_and_remove_it(new_context, live_server, member, relying_party):
     assert live_server.url.startswith("http://localhost:")
     context = new_context()
     page = context.new_page()
@@ -125,9 +121,7 @@ def test_register_sign_out_sign_in_with_the_passkey_and_remove_it(
     assert SecurityEvent.objects.filter(user=member, kind=SecurityEvent.Kind.PASSKEY_REMOVED).exists()
 
 
-def test_a_passkey_is_offered_as_the_second_step_after_the_password(
-    new_context, live_server, member, relying_party
-):
+def test_a_passkey_is_offered_as_the_second_step_after_the_password(new_context, live_server, member, relying_party):
     context = new_context()
     page = context.new_page()
     cdp, authenticator_id = add_virtual_authenticator(context, page)
