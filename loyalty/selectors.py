@@ -8,18 +8,19 @@ from datetime import datetime, timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
+from loyalty import programs
 from loyalty.app_settings import loyalty_settings
 from loyalty.models import EarnLot, LedgerEntry, Membership, Program, ProgramClient
 
 
 def program_by_slug(slug: str) -> Program | None:
-    return Program.objects.filter(slug=slug).first()
+    """The program with this code (kept per process for a few seconds: ``loyalty.programs``)."""
+    return programs.program_by_slug(slug)
 
 
 def program_of_client(client) -> Program | None:
-    """The program a client acts for (partners and RPs of the brand), if any."""
-    link = ProgramClient.objects.filter(client=client, is_active=True).select_related("program").first()
-    return link.program if link else None
+    """The program a client acts for (partners and RPs of the brand), if any (kept per process, as above)."""
+    return programs.program_of_client_id(client.pk)
 
 
 def program_of_client_id(client_id: int) -> int | None:

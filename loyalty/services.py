@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +37,7 @@ from django.utils import timezone
 from accounts import selectors as account_selectors
 from accounts.services import ACR_MFA
 from idp.services import audit_record
-from loyalty import errors, selectors
+from loyalty import errors, programs, selectors
 from loyalty.app_settings import loyalty_settings
 from loyalty.models import (
     EarnLot,
@@ -385,6 +386,120 @@ def tiers_recompute_all(*, program: Program | None = None, now: datetime | None 
 # --- postings from outside ---------------------------------------------------------------------------
 
 
+# The earn hot path. Postings by partners are the bulk of the ledger's traffic, so an ordinary earn
+# (an active member who owes nothing) is five small statements in one transaction instead of the
+# general path's ORM round trips; everything else falls back to the general path, unchanged:
+#
+#   1. claim the idempotency key: INSERT … ON CONFLICT DO NOTHING (``_claim_key``, as every posting);
+#   2. UPDATE the membership: balance = balance + points, only for an active member without debt;
+#      this takes the row lock (a concurrent posting for the member waits here, and PostgreSQL
+#      re-reads the row when it gets the lock, so balance + points is from the newest balance) and
+#      returns the new balance and the tier. No row: unknown member or debt → the general path;
+#   3. INSERT the ledger entry (balance_after = the new balance); unless the member already holds
+#      the top tier, its RETURNING also sums the member's qualifying lots in the tier window. That
+#      statement starts after the lock was granted, so under READ COMMITTED it sees every lot
+#      committed before, and no other lot of this member can appear while we hold the lock;
+#   4. INSERT the earn lot (FIFO and expiry);
+#   5. UPDATE the idempotency record with the answer.
+#
+# Only when the sum reaches a higher tier: UPDATE the membership's tier and INSERT a TierChange.
+# Programs and tiers come from the per-process cache (``loyalty.programs``). The statements are
+# plain SQL that runs unchanged on SQLite (3.35+, RETURNING) and PostgreSQL; the loyalty tests run
+# on both, and ``tests/loyalty/test_hot_paths.py`` pins the statement count.
+
+_MEMBERSHIP = Membership._meta.db_table
+_ENTRY = LedgerEntry._meta.db_table
+_LOT = EarnLot._meta.db_table
+
+_SQL_EARN_MEMBER = (
+    f"UPDATE {_MEMBERSHIP} SET balance = balance + %s "
+    "WHERE program_id = %s AND member_number = %s AND status = 'active' AND debt = 0 "
+    "RETURNING id, balance, tier_id"
+)
+_SQL_EARN_ENTRY = (
+    f"INSERT INTO {_ENTRY} (uuid, membership_id, kind, points, balance_after, created, client_id, "
+    "reference, description, shortfall) VALUES (%s, %s, 'earn', %s, %s, %s, %s, %s, %s, 0) RETURNING id"
+)
+_SQL_EARN_ENTRY_AND_QUALIFYING = (
+    _SQL_EARN_ENTRY + f", (SELECT COALESCE(SUM(points), 0) FROM {_LOT} "
+    "WHERE membership_id = %s AND qualifying AND earned_at > %s)"
+)
+_SQL_EARN_LOT = (
+    f"INSERT INTO {_LOT} (membership_id, entry_id, points, remaining, earned_at, expires_at, qualifying) "
+    "VALUES (%s, %s, %s, %s, %s, %s, TRUE)"
+)
+_SQL_STORE_ANSWER = (
+    f"UPDATE {IdempotencyRecord._meta.db_table} SET status = %s, response = %s, entry_id = %s WHERE id = %s"
+)
+
+
+def _earn_fast(
+    cursor, *, program: Program, client, member_number: str, points: int, reference: str, description: str, now
+) -> tuple[Posting, int] | None:
+    """Steps 2–4 above: the answer and the entry's id, or ``None`` (nothing written) for the general path."""
+    cursor.execute(_SQL_EARN_MEMBER, [points, program.pk, member_number])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    membership_id, balance, tier_id = row
+    tiers = programs.tiers_of(program.pk)
+    if tier_id is not None and not any(t.pk == tier_id for t in tiers):  # a tier newer than the cache
+        programs.cache_clear()
+        tiers = programs.tiers_of(program.pk)
+    adapt = connection.ops.adapt_datetimefield_value
+    created = adapt(now)
+    entry_uuid = uuid.uuid4()
+    params = [
+        entry_uuid if connection.features.has_native_uuid_field else entry_uuid.hex,
+        membership_id,
+        points,
+        balance,
+        created,
+        client.pk,
+        reference,
+        description,
+    ]
+    if tiers and tier_id != tiers[-1].pk:
+        params += [membership_id, adapt(now - timedelta(days=program.tier_window_days))]
+        cursor.execute(_SQL_EARN_ENTRY_AND_QUALIFYING, params)
+        entry_id, qualifying = cursor.fetchone()
+        qualifying += points  # the lot of this earn, inserted next
+    else:
+        cursor.execute(_SQL_EARN_ENTRY, params)
+        entry_id, qualifying = cursor.fetchone()[0], None
+    days = program.points_expire_after_days
+    expires = adapt(now + timedelta(days=days)) if days else None
+    cursor.execute(_SQL_EARN_LOT, [membership_id, entry_id, points, points, created, expires])
+    tier = next((t for t in tiers if t.pk == tier_id), None)
+    if qualifying is not None:
+        # Earning only raises a tier (the nightly job lowers them as the window moves on).
+        best = next((t for t in reversed(tiers) if t.min_points <= qualifying), None)
+        if best is not None and (tier is None or best.min_points > tier.min_points):
+            Membership.objects.filter(pk=membership_id).update(tier=best)
+            TierChange.objects.create(
+                membership_id=membership_id,
+                from_tier=tier,
+                to_tier=best,
+                qualifying_points=qualifying,
+                reason="earn",
+                created=now,
+            )
+            tier = best
+    body = {
+        "id": str(entry_uuid),
+        "kind": Kind.EARN.value,
+        "points": points,
+        "balance": balance,
+        "member_number": member_number,
+        "program": program.slug,
+        "tier": tier.code if tier is not None else None,
+        "reference": reference,
+        "description": description,
+        "created": now.isoformat().replace("+00:00", "Z"),
+    }
+    return Posting(status=201, body=body), entry_id
+
+
 @transaction.atomic
 def points_earn(
     *,
@@ -398,34 +513,47 @@ def points_earn(
     description: str = "",
     now: datetime | None = None,
 ) -> Posting:
-    """A partner credits ``points`` to a member (the ``loyalty:earn`` API)."""
+    """A partner credits ``points`` to a member (the ``loyalty:earn`` API). See the hot path above."""
     now = now or timezone.now()
-
-    def perform():
-        membership = _lock_member(program=program, member_number=member_number)
-        membership.program = program
-        entry = _credit(
-            membership,
-            kind=Kind.EARN,
-            points=points,
-            now=now,
-            qualifying=True,
+    claim = _claim_key(
+        program=program, scope=f"client:{client.pk}", key=idempotency_key, fingerprint=fingerprint, now=now
+    )
+    if isinstance(claim, Posting):
+        return claim
+    with connection.cursor() as cursor:
+        fast = _earn_fast(
+            cursor,
+            program=program,
             client=client,
+            member_number=member_number,
+            points=points,
             reference=reference,
             description=description,
+            now=now,
         )
-        _raise_tier(membership, now=now)
-        _save_membership(membership)
-        return Posting(status=201, body=_entry_body(entry, membership)), entry
+        if fast is not None:
+            posting, entry_id = fast
+            cursor.execute(_SQL_STORE_ANSWER, [posting.status, json.dumps(posting.body), entry_id, claim])
+            return posting
 
-    return _idempotent(
-        program=program,
-        scope=f"client:{client.pk}",
-        key=idempotency_key,
-        fingerprint=fingerprint,
+    # The general path: a member who owes points (the credit settles the debt first), or none at all.
+    membership = _lock_member(program=program, member_number=member_number)
+    membership.program = program
+    entry = _credit(
+        membership,
+        kind=Kind.EARN,
+        points=points,
         now=now,
-        perform=perform,
+        qualifying=True,
+        client=client,
+        reference=reference,
+        description=description,
     )
+    _raise_tier(membership, now=now)
+    _save_membership(membership)
+    posting = Posting(status=201, body=_entry_body(entry, membership))
+    IdempotencyRecord.objects.filter(pk=claim).update(status=posting.status, response=posting.body, entry=entry)
+    return posting
 
 
 def _check_redemption_allowed(membership: Membership, *, points: int, auth: AuthContext | None, now: datetime) -> None:
