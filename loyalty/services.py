@@ -387,56 +387,76 @@ def tiers_recompute_all(*, program: Program | None = None, now: datetime | None 
 
 
 # The earn hot path. Postings by partners are the bulk of the ledger's traffic, so an ordinary earn
-# (an active member who owes nothing) is five small statements in one transaction instead of the
-# general path's ORM round trips; everything else falls back to the general path, unchanged:
+# (an active member who owes nothing) is a few small statements in one transaction instead of the
+# general path's ORM round trips; anything else falls back to the general path, unchanged:
 #
 #   1. claim the idempotency key: INSERT … ON CONFLICT DO NOTHING (``_claim_key``, as every posting);
-#   2. UPDATE the membership: balance = balance + points, only for an active member without debt;
-#      this takes the row lock (a concurrent posting for the member waits here, and PostgreSQL
-#      re-reads the row when it gets the lock, so balance + points is from the newest balance) and
-#      returns the new balance and the tier. No row: unknown member or debt → the general path;
-#   3. INSERT the ledger entry (balance_after = the new balance); unless the member already holds
-#      the top tier, its RETURNING also sums the member's qualifying lots in the tier window. That
-#      statement starts after the lock was granted, so under READ COMMITTED it sees every lot
-#      committed before, and no other lot of this member can appear while we hold the lock;
-#   4. INSERT the earn lot (FIFO and expiry);
+#   2. UPDATE the membership: balance = balance + points, only for an active member without debt.
+#      This takes the row lock (a concurrent posting for the member waits here, and PostgreSQL
+#      re-reads the row once it has the lock, so balance + points starts from the newest balance)
+#      and returns the new balance and the tier. No row (unknown member, or debt): the general path;
+#   3. INSERT the ledger entry (balance_after = the new balance). Unless the member already holds the
+#      top tier, the statement also sums the member's qualifying lots in the tier window: it starts
+#      after the lock was granted, so under READ COMMITTED it sees every lot committed before, and no
+#      other lot of this member can appear while we hold the lock;
+#   4. INSERT the earn lot (FIFO consumption and expiry);
 #   5. UPDATE the idempotency record with the answer.
 #
-# Only when the sum reaches a higher tier: UPDATE the membership's tier and INSERT a TierChange.
-# Programs and tiers come from the per-process cache (``loyalty.programs``). The statements are
-# plain SQL that runs unchanged on SQLite (3.35+, RETURNING) and PostgreSQL; the loyalty tests run
-# on both, and ``tests/loyalty/test_hot_paths.py`` pins the statement count.
+# On PostgreSQL, 3–5 are one statement (data-modifying CTEs; the sum reads the snapshot before the
+# lot is inserted, as on SQLite where the sum runs before the lot's INSERT): BEGIN, three
+# statements, COMMIT. On SQLite (3.35+ for RETURNING) they are three plain statements. Only when
+# the sum reaches a higher tier: UPDATE the tier, INSERT a TierChange (and, on PostgreSQL, the
+# stored answer again). Programs and tiers come from the per-process cache (``loyalty.programs``).
+# The loyalty tests run on both databases; ``tests/loyalty/test_hot_paths.py`` pins the statements.
 
 _MEMBERSHIP = Membership._meta.db_table
 _ENTRY = LedgerEntry._meta.db_table
 _LOT = EarnLot._meta.db_table
+_RECORD = IdempotencyRecord._meta.db_table
 
 _SQL_EARN_MEMBER = (
     f"UPDATE {_MEMBERSHIP} SET balance = balance + %s "
     "WHERE program_id = %s AND member_number = %s AND status = 'active' AND debt = 0 "
     "RETURNING id, balance, tier_id"
 )
-_SQL_EARN_ENTRY = (
+_INSERT_ENTRY = (
     f"INSERT INTO {_ENTRY} (uuid, membership_id, kind, points, balance_after, created, client_id, "
-    "reference, description, shortfall) VALUES (%s, %s, 'earn', %s, %s, %s, %s, %s, %s, 0) RETURNING id"
+    "reference, description, shortfall) VALUES (%s, %s, 'earn', %s, %s, %s, %s, %s, %s, 0)"
 )
-_SQL_EARN_ENTRY_AND_QUALIFYING = (
-    _SQL_EARN_ENTRY + f", (SELECT COALESCE(SUM(points), 0) FROM {_LOT} "
-    "WHERE membership_id = %s AND qualifying AND earned_at > %s)"
+_QUALIFYING = (
+    f"(SELECT COALESCE(SUM(points), 0) FROM {_LOT} WHERE membership_id = %s AND qualifying AND earned_at > %s)"
 )
+_SQL_STORE_ANSWER = f"UPDATE {_RECORD} SET status = %s, response = %s, entry_id = %s WHERE id = %s"
+# SQLite: 3, 4 and 5 one by one.
+_SQL_EARN_ENTRY = {False: _INSERT_ENTRY + " RETURNING id, NULL", True: _INSERT_ENTRY + " RETURNING id, " + _QUALIFYING}
 _SQL_EARN_LOT = (
     f"INSERT INTO {_LOT} (membership_id, entry_id, points, remaining, earned_at, expires_at, qualifying) "
     "VALUES (%s, %s, %s, %s, %s, %s, TRUE)"
 )
-_SQL_STORE_ANSWER = (
-    f"UPDATE {IdempotencyRecord._meta.db_table} SET status = %s, response = %s, entry_id = %s WHERE id = %s"
+# PostgreSQL: 3, 4 and 5 in one statement (the parameters: the entry's, expires_at, the answer, the record's id).
+_PG_EARN = (
+    f"WITH entry AS ({_INSERT_ENTRY} RETURNING id, membership_id, points, created), "
+    f"lot AS (INSERT INTO {_LOT} (membership_id, entry_id, points, remaining, earned_at, expires_at, qualifying) "
+    "SELECT membership_id, id, points, points, created, %s::timestamptz, TRUE FROM entry), "
+    f"answer AS (UPDATE {_RECORD} SET status = 201, response = %s::jsonb, entry_id = entry.id FROM entry "
+    f"WHERE {_RECORD}.id = %s) "
 )
+_SQL_PG_EARN = {False: _PG_EARN + "SELECT id, NULL FROM entry", True: _PG_EARN + f"SELECT id, {_QUALIFYING} FROM entry"}
 
 
 def _earn_fast(
-    cursor, *, program: Program, client, member_number: str, points: int, reference: str, description: str, now
-) -> tuple[Posting, int] | None:
-    """Steps 2–4 above: the answer and the entry's id, or ``None`` (nothing written) for the general path."""
+    cursor,
+    *,
+    claim: int,
+    program: Program,
+    client,
+    member_number: str,
+    points: int,
+    reference: str,
+    description: str,
+    now,
+) -> Posting | None:
+    """Steps 2–5 above: the stored answer, or ``None`` (nothing written) for the general path."""
     cursor.execute(_SQL_EARN_MEMBER, [points, program.pk, member_number])
     row = cursor.fetchone()
     if row is None:
@@ -446,45 +466,9 @@ def _earn_fast(
     if tier_id is not None and not any(t.pk == tier_id for t in tiers):  # a tier newer than the cache
         programs.cache_clear()
         tiers = programs.tiers_of(program.pk)
-    adapt = connection.ops.adapt_datetimefield_value
-    created = adapt(now)
-    entry_uuid = uuid.uuid4()
-    params = [
-        entry_uuid if connection.features.has_native_uuid_field else entry_uuid.hex,
-        membership_id,
-        points,
-        balance,
-        created,
-        client.pk,
-        reference,
-        description,
-    ]
-    if tiers and tier_id != tiers[-1].pk:
-        params += [membership_id, adapt(now - timedelta(days=program.tier_window_days))]
-        cursor.execute(_SQL_EARN_ENTRY_AND_QUALIFYING, params)
-        entry_id, qualifying = cursor.fetchone()
-        qualifying += points  # the lot of this earn, inserted next
-    else:
-        cursor.execute(_SQL_EARN_ENTRY, params)
-        entry_id, qualifying = cursor.fetchone()[0], None
-    days = program.points_expire_after_days
-    expires = adapt(now + timedelta(days=days)) if days else None
-    cursor.execute(_SQL_EARN_LOT, [membership_id, entry_id, points, points, created, expires])
     tier = next((t for t in tiers if t.pk == tier_id), None)
-    if qualifying is not None:
-        # Earning only raises a tier (the nightly job lowers them as the window moves on).
-        best = next((t for t in reversed(tiers) if t.min_points <= qualifying), None)
-        if best is not None and (tier is None or best.min_points > tier.min_points):
-            Membership.objects.filter(pk=membership_id).update(tier=best)
-            TierChange.objects.create(
-                membership_id=membership_id,
-                from_tier=tier,
-                to_tier=best,
-                qualifying_points=qualifying,
-                reason="earn",
-                created=now,
-            )
-            tier = best
+    below_top = bool(tiers) and tier_id != tiers[-1].pk
+    entry_uuid = uuid.uuid4()
     body = {
         "id": str(entry_uuid),
         "kind": Kind.EARN.value,
@@ -497,7 +481,41 @@ def _earn_fast(
         "description": description,
         "created": now.isoformat().replace("+00:00", "Z"),
     }
-    return Posting(status=201, body=body), entry_id
+    adapt = connection.ops.adapt_datetimefield_value
+    created = adapt(now)
+    days = program.points_expire_after_days
+    expires = adapt(now + timedelta(days=days)) if days else None
+    native_uuid = connection.features.has_native_uuid_field
+    params = [entry_uuid if native_uuid else entry_uuid.hex, membership_id, points, balance, created, client.pk]
+    params += [reference, description]
+    window = [membership_id, adapt(now - timedelta(days=program.tier_window_days))] if below_top else []
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        cursor.execute(_SQL_PG_EARN[below_top], [*params, expires, json.dumps(body), claim, *window])
+        entry_id, qualifying = cursor.fetchone()
+    else:
+        cursor.execute(_SQL_EARN_ENTRY[below_top], params + window)
+        entry_id, qualifying = cursor.fetchone()
+        cursor.execute(_SQL_EARN_LOT, [membership_id, entry_id, points, points, created, expires])
+    if qualifying is not None:
+        qualifying += points  # the lot of this earn, not in the sum
+        # Earning only raises a tier (the nightly job lowers them as the window moves on).
+        best = next((t for t in reversed(tiers) if t.min_points <= qualifying), None)
+        if best is not None and (tier is None or best.min_points > tier.min_points):
+            Membership.objects.filter(pk=membership_id).update(tier=best)
+            TierChange.objects.create(
+                membership_id=membership_id,
+                from_tier=tier,
+                to_tier=best,
+                qualifying_points=qualifying,
+                reason="earn",
+                created=now,
+            )
+            body["tier"] = best.code
+            postgres = False  # store the answer (again) with the new tier
+    if not postgres:
+        cursor.execute(_SQL_STORE_ANSWER, [201, json.dumps(body), entry_id, claim])
+    return Posting(status=201, body=body)
 
 
 @transaction.atomic
@@ -523,6 +541,7 @@ def points_earn(
     with connection.cursor() as cursor:
         fast = _earn_fast(
             cursor,
+            claim=claim,
             program=program,
             client=client,
             member_number=member_number,
@@ -532,9 +551,7 @@ def points_earn(
             now=now,
         )
         if fast is not None:
-            posting, entry_id = fast
-            cursor.execute(_SQL_STORE_ANSWER, [posting.status, json.dumps(posting.body), entry_id, claim])
-            return posting
+            return fast
 
     # The general path: a member who owes points (the credit settles the debt first), or none at all.
     membership = _lock_member(program=program, member_number=member_number)
