@@ -4,7 +4,8 @@ The ledger rules, in one place:
 
 * A posting locks the membership row (``SELECT … FOR UPDATE``) before it reads the balance, and
   writes its entries, the lots and the new balance in the same transaction. Two postings for one
-  member are serialised; postings for different members run side by side.
+  member are serialised; postings for different members run side by side. The earn hot path takes
+  the same lock with its ``UPDATE … SET balance = balance + %s … RETURNING`` (see ``_earn_fast``).
 * Debits consume the open lots first in, first out, after expiring the lots that are due, so a
   member never spends points that have expired and the balance always equals the sum of the lots.
 * Outside postings are idempotent: the key is claimed with an ``INSERT … ON CONFLICT DO NOTHING``
