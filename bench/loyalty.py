@@ -9,11 +9,16 @@ What it does, against 127.0.0.1 only, bounded in time:
    whose member tokens carry ``loyalty``.
 2. In-process, through the service layer: ``points_earn`` with a fresh idempotency key each
    time, for ``--duration`` seconds in one thread and then in ``--threads`` threads (each with its
-   own connection); balance reads (``selectors.balance_of``) with p50/p99.
+   own connection); balance reads (``selectors.balance_of``) with p50/p99; the statements one earn
+   and one balance read send (BEGIN and COMMIT included), and the CPU each costs in Python and in
+   its PostgreSQL backend.
 3. Over HTTP: gunicorn serving idp.wsgi (``--workers`` sync workers, the production settings),
    driven by wrk: ``POST /api/v1/loyalty/programs/bench/earn`` with a new key and a random member
    per request, and ``GET /api/v1/loyalty/programs/bench/me`` with rotating member tokens.
+   The balance reads are measured again from two connections: the latency of a read, not of a queue.
 4. Runs ``manage.py loyalty_check`` on the result: the figures only count if the ledger adds up.
+
+The machine may be shared: the load average at the start and at the end is part of the figures.
 
 ``run(**options) -> dict`` runs the same in a subprocess and returns the figures (for bench/run.py).
 """
