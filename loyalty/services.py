@@ -5,7 +5,7 @@ The ledger rules, in one place:
 * A posting locks the membership row (``SELECT … FOR UPDATE``) before it reads the balance, and
   writes its entries, the lots and the new balance in the same transaction. Two postings for one
   member are serialised; postings for different members run side by side. The earn hot path takes
-  the same lock with its ``UPDATE … SET balance = balance + %s … RETURNING`` (see ``_earn_fast``).
+  the same lock with its ``UPDATE … SET balance = balance + %s … RETURNING`` (see ``points_earn``).
 * Debits consume the open lots first in, first out, after expiring the lots that are due, so a
   member never spends points that have expired and the balance always equals the sum of the lots.
 * Outside postings are idempotent: the key is claimed with an ``INSERT … ON CONFLICT DO NOTHING``
@@ -122,6 +122,11 @@ def _claim_key(*, program: Program, scope: str, key: str, fingerprint: str, now:
         row = cursor.fetchone()
     if row is not None:
         return row[0]
+    return _stored_answer(program=program, scope=scope, key=key, fingerprint=fingerprint)
+
+
+def _stored_answer(*, program: Program, scope: str, key: str, fingerprint: str) -> Posting:
+    """The answer of the earlier request that holds ``key``, if it was the same request."""
     # Another request holds or held the key; the unique index made us wait until it committed.
     stored = IdempotencyRecord.objects.get(program=program, scope=scope, key=key)
     if stored.request_hash != fingerprint:
@@ -403,9 +408,12 @@ def tiers_recompute_all(*, program: Program | None = None, now: datetime | None 
 #   4. INSERT the earn lot (FIFO consumption and expiry);
 #   5. UPDATE the idempotency record with the answer.
 #
-# On PostgreSQL, 3–5 are one statement (data-modifying CTEs; the sum reads the snapshot before the
-# lot is inserted, as on SQLite where the sum runs before the lot's INSERT): BEGIN, three
-# statements, COMMIT. On SQLite (3.35+ for RETURNING) they are three plain statements. Only when
+# On PostgreSQL, 1–2 are one statement and 3–5 another (data-modifying CTEs): BEGIN, two
+# statements, COMMIT. In the first, the UPDATE reads the claim's output (``EXISTS``), so the key is
+# claimed first, as in every posting: a request whose key is taken waits on the unique index and
+# then updates nothing. In the second, the sum reads the snapshot from before the lot's INSERT, as
+# on SQLite where it runs before that INSERT. On SQLite (3.35+ for RETURNING) the five are plain
+# statements one by one. Only when
 # the sum reaches a higher tier: UPDATE the tier, INSERT a TierChange (and, on PostgreSQL, the
 # stored answer again). Programs and tiers come from the per-process cache (``loyalty.programs``).
 # The loyalty tests run on both databases; ``tests/loyalty/test_hot_paths.py`` pins the statements.
@@ -427,6 +435,13 @@ _INSERT_ENTRY = (
 _QUALIFYING = (
     f"(SELECT COALESCE(SUM(points), 0) FROM {_LOT} WHERE membership_id = %s AND qualifying AND earned_at > %s)"
 )
+_SQL_PG_CLAIM_AND_CREDIT = (
+    f"WITH claim AS (INSERT INTO {_RECORD} (program_id, scope, key, request_hash, created) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (program_id, scope, key) DO NOTHING RETURNING id), "
+    f"member AS ({_SQL_EARN_MEMBER.replace(' RETURNING', ' AND EXISTS (SELECT 1 FROM claim) RETURNING')}) "
+    "SELECT (SELECT id FROM claim), member.id, member.balance, member.tier_id FROM (SELECT 1) one "
+    "LEFT JOIN member ON TRUE"
+)
 _SQL_STORE_ANSWER = f"UPDATE {_RECORD} SET status = %s, response = %s, entry_id = %s WHERE id = %s"
 # SQLite: 3, 4 and 5 one by one.
 _SQL_EARN_ENTRY = {False: _INSERT_ENTRY + " RETURNING id, NULL", True: _INSERT_ENTRY + " RETURNING id, " + _QUALIFYING}
@@ -445,10 +460,13 @@ _PG_EARN = (
 _SQL_PG_EARN = {False: _PG_EARN + "SELECT id, NULL FROM entry", True: _PG_EARN + f"SELECT id, {_QUALIFYING} FROM entry"}
 
 
-def _earn_fast(
+def _earn_write(
     cursor,
     *,
     claim: int,
+    membership_id: int,
+    balance: int,
+    tier_id: int | None,
     program: Program,
     client,
     member_number: str,
@@ -456,13 +474,8 @@ def _earn_fast(
     reference: str,
     description: str,
     now,
-) -> Posting | None:
-    """Steps 2–5 above: the stored answer, or ``None`` (nothing written) for the general path."""
-    cursor.execute(_SQL_EARN_MEMBER, [points, program.pk, member_number])
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    membership_id, balance, tier_id = row
+) -> Posting:
+    """Steps 3–5 above, once the membership row is locked and credited: the answer, stored."""
     tiers = programs.tiers_of(program.pk)
     if tier_id is not None and not any(t.pk == tier_id for t in tiers):  # a tier newer than the cache
         programs.cache_clear()
@@ -534,25 +547,35 @@ def points_earn(
 ) -> Posting:
     """A partner credits ``points`` to a member (the ``loyalty:earn`` API). See the hot path above."""
     now = now or timezone.now()
-    claim = _claim_key(
-        program=program, scope=f"client:{client.pk}", key=idempotency_key, fingerprint=fingerprint, now=now
-    )
-    if isinstance(claim, Posting):
-        return claim
+    scope = f"client:{client.pk}"
     with connection.cursor() as cursor:
-        fast = _earn_fast(
-            cursor,
-            claim=claim,
-            program=program,
-            client=client,
-            member_number=member_number,
-            points=points,
-            reference=reference,
-            description=description,
-            now=now,
-        )
-        if fast is not None:
-            return fast
+        if connection.vendor == "postgresql":  # steps 1 and 2 in one statement
+            params = [program.pk, scope, idempotency_key, fingerprint, now, points, program.pk, member_number]
+            cursor.execute(_SQL_PG_CLAIM_AND_CREDIT, params)
+            claim, membership_id, balance, tier_id = cursor.fetchone()
+            if claim is None:
+                return _stored_answer(program=program, scope=scope, key=idempotency_key, fingerprint=fingerprint)
+        else:
+            claim = _claim_key(program=program, scope=scope, key=idempotency_key, fingerprint=fingerprint, now=now)
+            if isinstance(claim, Posting):
+                return claim
+            cursor.execute(_SQL_EARN_MEMBER, [points, program.pk, member_number])
+            membership_id, balance, tier_id = cursor.fetchone() or (None, None, None)
+        if membership_id is not None:
+            return _earn_write(
+                cursor,
+                claim=claim,
+                membership_id=membership_id,
+                balance=balance,
+                tier_id=tier_id,
+                program=program,
+                client=client,
+                member_number=member_number,
+                points=points,
+                reference=reference,
+                description=description,
+                now=now,
+            )
 
     # The general path: a member who owes points (the credit settles the debt first), or none at all.
     membership = _lock_member(program=program, member_number=member_number)
