@@ -1,19 +1,24 @@
 """Loyalty benchmark: earn postings per second (idempotency keys, PostgreSQL) and balance reads.
 
-    .venv/bin/python bench/loyalty.py [--duration 10] [--members 2000] [--workers 4] [--json FILE]
+    .venv/bin/python bench/loyalty.py [--duration 10] [--members 2000] [--workers 4] [--db NAME] [--json FILE]
 
 What it does, against 127.0.0.1 only, bounded in time:
 
-1. Recreates the PostgreSQL database ``idp_loyalty_bench``, migrates it, and loads one program
+1. Recreates the PostgreSQL database ``idp_loyalty_bench`` (or ``--db NAME``), migrates it, and loads one program
    with tiers, ``--members`` members, a partner (client credentials, ``loyalty:earn``) and an RP
    whose member tokens carry ``loyalty``.
 2. In-process, through the service layer: ``points_earn`` with a fresh idempotency key each
    time, for ``--duration`` seconds in one thread and then in ``--threads`` threads (each with its
-   own connection); balance reads (``selectors.balance_of``) with p50/p99.
+   own connection); balance reads (``selectors.balance_of``) with p50/p99; the statements one earn
+   and one balance read send (BEGIN and COMMIT included), and the CPU each costs in Python and in
+   its PostgreSQL backend.
 3. Over HTTP: gunicorn serving idp.wsgi (``--workers`` sync workers, the production settings),
    driven by wrk: ``POST /api/v1/loyalty/programs/bench/earn`` with a new key and a random member
    per request, and ``GET /api/v1/loyalty/programs/bench/me`` with rotating member tokens.
+   The balance reads are measured again from two connections: the latency of a read, not of a queue.
 4. Runs ``manage.py loyalty_check`` on the result: the figures only count if the ledger adds up.
+
+The machine may be shared: the load average at the start and at the end is part of the figures.
 
 ``run(**options) -> dict`` runs the same in a subprocess and returns the figures (for bench/run.py).
 """
@@ -39,7 +44,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PY = sys.executable
-DB_NAME = "idp_loyalty_bench"
+DB_NAME = "idp_loyalty_bench"  # the default; --db NAME picks another (one per agent on a shared machine)
 PG = "postgres://postgres@127.0.0.1:5432"
 AIMS = {"http_earn_per_s": 2000.0, "http_balance_p99_ms": 5.0}
 
@@ -252,6 +257,22 @@ def inprocess(data: dict, duration: float, threads: int) -> dict:
         return done
 
     earn_loop("warm", 1)
+    # Statements per operation (one earn, one balance read), as the tests pin them.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as earn_q:
+        number = data["numbers"][0]
+        services.points_earn(
+            program=program,
+            client=partner,
+            member_number=number,
+            points=1,
+            idempotency_key=f"{run}-count",
+            fingerprint=services.request_hash("earn", {"member_number": number, "points": 1}),
+        )
+    with CaptureQueriesContext(connection) as read_q:
+        selectors.balance_of(user=data["user_ids"][0], program=program)
     start, cpu, db_cpu = time.perf_counter(), time.process_time(), _backend_cpu()
     done = earn_loop("one", duration)
     single = done / (time.perf_counter() - start)
@@ -286,6 +307,8 @@ def inprocess(data: dict, duration: float, threads: int) -> dict:
     read_cpu_ms = ((time.process_time() - cpu) + (_backend_cpu() - db_cpu)) / len(latencies) * 1000
     cores = len(os.sched_getaffinity(0))
     return {
+        "service_earn_statements": len(earn_q.captured_queries),
+        "service_balance_statements": len(read_q.captured_queries),
         "service_earn_cpu_ms_python": round(py_ms, 3),
         "service_earn_cpu_ms_postgres": round(db_ms, 3),
         "service_earn_ceiling_per_s": round(cores * 1000 / (py_ms + db_ms), 1),
@@ -379,6 +402,8 @@ def http(data: dict, env: dict, duration: float, workers: int, conns: int) -> di
             )
             run_wrk(_read_lua(), base + "/", read_env, 2, conns, workdir)
             read = run_wrk(_read_lua(), base + "/", read_env, duration, conns, workdir)
+            # The same reads from two connections: the latency of a read itself, not of a queue.
+            light = run_wrk(_read_lua(), base + "/", read_env, min(duration, 5), 2, workdir)
             healthz = run_wrk(
                 _read_lua(), base + "/", {**read_env, "BENCH_PATH": "/healthz"}, min(duration, 5), conns, workdir
             )
@@ -397,11 +422,14 @@ def http(data: dict, env: dict, duration: float, workers: int, conns: int) -> di
         "http_balance_p50_ms": read["p50_ms"],
         "http_balance_p99_ms": read["p99_ms"],
         "http_balance_errors": read["errors"],
+        "http_balance_2conns_per_s": light["rate"],
+        "http_balance_2conns_p50_ms": light["p50_ms"],
+        "http_balance_2conns_p99_ms": light["p99_ms"],
         "http_healthz_per_s": healthz["rate"],
         "http_config": f"gunicorn sync x{workers}, wrk 2 threads x {conns} connections",
         **(
-            {"http_error_sample": earn["sample_error"] or read["sample_error"]}
-            if earn["errors"] or read["errors"]
+            {"http_error_sample": earn["sample_error"] or read["sample_error"] or light["sample_error"]}
+            if earn["errors"] or read["errors"] or light["errors"]
             else {}
         ),
     }
@@ -414,8 +442,14 @@ def measure(
     threads: int = 4,
     conns: int = 16,
     http_too: bool = True,
+    db: str | None = None,
 ) -> dict:
     """Everything above, in this process (it configures Django for the bench database)."""
+    global DB_NAME
+    if db:
+        if not db.replace("_", "").isalnum():
+            raise SystemExit(f"--db: not a plain database name: {db!r}")
+        DB_NAME = db
     env = server_env()
     log(f"recreating {DB_NAME}, migrating")
     recreate_database(env)
@@ -430,7 +464,13 @@ def measure(
 
     log(f"loading {members} members")
     data = load_data(members)
-    results: dict = {"members": members, "duration_s": duration, "cpus": len(os.sched_getaffinity(0))}
+    results: dict = {
+        "database": DB_NAME,
+        "members": members,
+        "duration_s": duration,
+        "cpus": len(os.sched_getaffinity(0)),
+        "load_avg_at_start": os.getloadavg(),  # the machine is shared: read the figures against it
+    }
     log("service layer, in-process")
     results.update(inprocess(data, duration, threads))
     connections.close_all()
@@ -439,6 +479,7 @@ def measure(
         results.update(http(data, env, duration, workers, conns))
     from loyalty.models import LedgerEntry
 
+    results["load_avg_at_end"] = os.getloadavg()
     results["entries_posted"] = LedgerEntry.objects.count()
     call_command("loyalty_check", verbosity=0)  # raises if the ledger does not add up
     results["ledger_consistent"] = True
@@ -468,6 +509,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="in-process posting threads")
     parser.add_argument("--conns", type=int, default=16, help="wrk connections")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--db", default=DB_NAME, help="PostgreSQL database to recreate (dropped first!)")
     parser.add_argument("--json", help="write the figures as JSON to FILE ('-' for stdout only)")
     args = parser.parse_args()
     results = measure(
@@ -477,6 +519,7 @@ def main() -> None:
         threads=args.threads,
         conns=args.conns,
         http_too=not args.no_http,
+        db=args.db,
     )
     if args.json == "-":
         print(json.dumps(results))

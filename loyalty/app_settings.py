@@ -45,5 +45,10 @@ class _LoyaltySettings:
         """Memberships handled per transaction by the expiry and tier jobs."""
         return self._get("EXPIRY_BATCH_SIZE", 500)
 
+    @property
+    def PROGRAM_CACHE_SECONDS(self) -> float:
+        """Programs, tiers and client links are kept per process this long (0: read every time)."""
+        return self._get("PROGRAM_CACHE_SECONDS", 5)
+
 
 loyalty_settings = _LoyaltySettings()

@@ -7,10 +7,20 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from idp.oauth.scopes import register_scope
-        from loyalty import claims  # noqa: F401  (registers the ``loyalty`` claims)
+        from loyalty import (
+            claims,  # noqa: F401  (registers the ``loyalty`` claims)
+            programs,
+        )
+        from loyalty.models import Program, ProgramClient, Tier
 
         register_scope("loyalty", _("Your loyalty membership: member number, tier and points balance"))
         register_scope("loyalty:redeem", _("Spend your loyalty points"))
         register_scope("loyalty:earn", _("Credit loyalty points to members (partners)"))
         register_scope("loyalty:reverse", _("Reverse points a partner credited (partners)"))
+
+        for model in (Program, Tier, ProgramClient):
+            post_save.connect(programs.cache_clear, sender=model, dispatch_uid=f"loyalty-cache-{model.__name__}")
+            post_delete.connect(programs.cache_clear, sender=model, dispatch_uid=f"loyalty-cache-del-{model.__name__}")

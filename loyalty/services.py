@@ -4,7 +4,8 @@ The ledger rules, in one place:
 
 * A posting locks the membership row (``SELECT … FOR UPDATE``) before it reads the balance, and
   writes its entries, the lots and the new balance in the same transaction. Two postings for one
-  member are serialised; postings for different members run side by side.
+  member are serialised; postings for different members run side by side. The earn hot path takes
+  the same lock with its ``UPDATE … SET balance = balance + %s … RETURNING`` (see ``points_earn``).
 * Debits consume the open lots first in, first out, after expiring the lots that are due, so a
   member never spends points that have expired and the balance always equals the sum of the lots.
 * Outside postings are idempotent: the key is claimed with an ``INSERT … ON CONFLICT DO NOTHING``
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +38,7 @@ from django.utils import timezone
 from accounts import selectors as account_selectors
 from accounts.services import ACR_MFA
 from idp.services import audit_record
-from loyalty import errors, selectors
+from loyalty import errors, programs, selectors
 from loyalty.app_settings import loyalty_settings
 from loyalty.models import (
     EarnLot,
@@ -120,6 +122,11 @@ def _claim_key(*, program: Program, scope: str, key: str, fingerprint: str, now:
         row = cursor.fetchone()
     if row is not None:
         return row[0]
+    return _stored_answer(program=program, scope=scope, key=key, fingerprint=fingerprint)
+
+
+def _stored_answer(*, program: Program, scope: str, key: str, fingerprint: str) -> Posting:
+    """The answer of the earlier request that holds ``key``, if it was the same request."""
     # Another request holds or held the key; the unique index made us wait until it committed.
     stored = IdempotencyRecord.objects.get(program=program, scope=scope, key=key)
     if stored.request_hash != fingerprint:
@@ -385,6 +392,146 @@ def tiers_recompute_all(*, program: Program | None = None, now: datetime | None 
 # --- postings from outside ---------------------------------------------------------------------------
 
 
+# The earn hot path. Postings by partners are the bulk of the ledger's traffic, so an ordinary earn
+# (an active member who owes nothing) is a few small statements in one transaction instead of the
+# general path's ORM round trips; anything else falls back to the general path, unchanged:
+#
+#   1. claim the idempotency key: INSERT … ON CONFLICT DO NOTHING (``_claim_key``, as every posting);
+#   2. UPDATE the membership: balance = balance + points, only for an active member without debt.
+#      This takes the row lock (a concurrent posting for the member waits here, and PostgreSQL
+#      re-reads the row once it has the lock, so balance + points starts from the newest balance)
+#      and returns the new balance and the tier. No row (unknown member, or debt): the general path;
+#   3. INSERT the ledger entry (balance_after = the new balance). Unless the member already holds the
+#      top tier, the statement also sums the member's qualifying lots in the tier window: it starts
+#      after the lock was granted, so under READ COMMITTED it sees every lot committed before, and no
+#      other lot of this member can appear while we hold the lock;
+#   4. INSERT the earn lot (FIFO consumption and expiry);
+#   5. UPDATE the idempotency record with the answer.
+#
+# On PostgreSQL, 1–2 are one statement and 3–5 another (data-modifying CTEs): BEGIN, two
+# statements, COMMIT. In the first, the UPDATE reads the claim's output (``EXISTS``), so the key is
+# claimed first, as in every posting: a request whose key is taken waits on the unique index and
+# then updates nothing. In the second, the sum reads the snapshot from before the lot's INSERT, as
+# on SQLite where it runs before that INSERT. On SQLite (3.35+ for RETURNING) the five are plain
+# statements one by one. Only when
+# the sum reaches a higher tier: UPDATE the tier, INSERT a TierChange (and, on PostgreSQL, the
+# stored answer again). Programs and tiers come from the per-process cache (``loyalty.programs``).
+# The loyalty tests run on both databases; ``tests/loyalty/test_hot_paths.py`` pins the statements.
+
+_MEMBERSHIP = Membership._meta.db_table
+_ENTRY = LedgerEntry._meta.db_table
+_LOT = EarnLot._meta.db_table
+_RECORD = IdempotencyRecord._meta.db_table
+
+_SQL_EARN_MEMBER = (
+    f"UPDATE {_MEMBERSHIP} SET balance = balance + %s "
+    "WHERE program_id = %s AND member_number = %s AND status = 'active' AND debt = 0 "
+    "RETURNING id, balance, tier_id"
+)
+_INSERT_ENTRY = (
+    f"INSERT INTO {_ENTRY} (uuid, membership_id, kind, points, balance_after, created, client_id, "
+    "reference, description, shortfall) VALUES (%s, %s, 'earn', %s, %s, %s, %s, %s, %s, 0)"
+)
+_QUALIFYING = (
+    f"(SELECT COALESCE(SUM(points), 0) FROM {_LOT} WHERE membership_id = %s AND qualifying AND earned_at > %s)"
+)
+_SQL_PG_CLAIM_AND_CREDIT = (
+    f"WITH claim AS (INSERT INTO {_RECORD} (program_id, scope, key, request_hash, created) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (program_id, scope, key) DO NOTHING RETURNING id), "
+    f"member AS ({_SQL_EARN_MEMBER.replace(' RETURNING', ' AND EXISTS (SELECT 1 FROM claim) RETURNING')}) "
+    "SELECT (SELECT id FROM claim), member.id, member.balance, member.tier_id FROM (SELECT 1) one "
+    "LEFT JOIN member ON TRUE"
+)
+_SQL_STORE_ANSWER = f"UPDATE {_RECORD} SET status = %s, response = %s, entry_id = %s WHERE id = %s"
+# SQLite: 3, 4 and 5 one by one.
+_SQL_EARN_ENTRY = {False: _INSERT_ENTRY + " RETURNING id, NULL", True: _INSERT_ENTRY + " RETURNING id, " + _QUALIFYING}
+_SQL_EARN_LOT = (
+    f"INSERT INTO {_LOT} (membership_id, entry_id, points, remaining, earned_at, expires_at, qualifying) "
+    "VALUES (%s, %s, %s, %s, %s, %s, TRUE)"
+)
+# PostgreSQL: 3, 4 and 5 in one statement (the parameters: the entry's, expires_at, the answer, the record's id).
+_PG_EARN = (
+    f"WITH entry AS ({_INSERT_ENTRY} RETURNING id, membership_id, points, created), "
+    f"lot AS (INSERT INTO {_LOT} (membership_id, entry_id, points, remaining, earned_at, expires_at, qualifying) "
+    "SELECT membership_id, id, points, points, created, %s::timestamptz, TRUE FROM entry), "
+    f"answer AS (UPDATE {_RECORD} SET status = 201, response = %s::jsonb, entry_id = entry.id FROM entry "
+    f"WHERE {_RECORD}.id = %s) "
+)
+_SQL_PG_EARN = {False: _PG_EARN + "SELECT id, NULL FROM entry", True: _PG_EARN + f"SELECT id, {_QUALIFYING} FROM entry"}
+
+
+def _earn_write(
+    cursor,
+    *,
+    claim: int,
+    membership_id: int,
+    balance: int,
+    tier_id: int | None,
+    program: Program,
+    client,
+    member_number: str,
+    points: int,
+    reference: str,
+    description: str,
+    now,
+) -> Posting:
+    """Steps 3–5 above, once the membership row is locked and credited: the answer, stored."""
+    tiers = programs.tiers_of(program.pk)
+    if tier_id is not None and not any(t.pk == tier_id for t in tiers):  # a tier newer than the cache
+        programs.cache_clear()
+        tiers = programs.tiers_of(program.pk)
+    tier = next((t for t in tiers if t.pk == tier_id), None)
+    below_top = bool(tiers) and tier_id != tiers[-1].pk
+    entry_uuid = uuid.uuid4()
+    body = {
+        "id": str(entry_uuid),
+        "kind": Kind.EARN.value,
+        "points": points,
+        "balance": balance,
+        "member_number": member_number,
+        "program": program.slug,
+        "tier": tier.code if tier is not None else None,
+        "reference": reference,
+        "description": description,
+        "created": now.isoformat().replace("+00:00", "Z"),
+    }
+    adapt = connection.ops.adapt_datetimefield_value
+    created = adapt(now)
+    days = program.points_expire_after_days
+    expires = adapt(now + timedelta(days=days)) if days else None
+    native_uuid = connection.features.has_native_uuid_field
+    params = [entry_uuid if native_uuid else entry_uuid.hex, membership_id, points, balance, created, client.pk]
+    params += [reference, description]
+    window = [membership_id, adapt(now - timedelta(days=program.tier_window_days))] if below_top else []
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        cursor.execute(_SQL_PG_EARN[below_top], [*params, expires, json.dumps(body), claim, *window])
+        entry_id, qualifying = cursor.fetchone()
+    else:
+        cursor.execute(_SQL_EARN_ENTRY[below_top], params + window)
+        entry_id, qualifying = cursor.fetchone()
+        cursor.execute(_SQL_EARN_LOT, [membership_id, entry_id, points, points, created, expires])
+    if qualifying is not None:
+        qualifying += points  # the lot of this earn, not in the sum
+        # Earning only raises a tier (the nightly job lowers them as the window moves on).
+        best = next((t for t in reversed(tiers) if t.min_points <= qualifying), None)
+        if best is not None and (tier is None or best.min_points > tier.min_points):
+            Membership.objects.filter(pk=membership_id).update(tier=best)
+            TierChange.objects.create(
+                membership_id=membership_id,
+                from_tier=tier,
+                to_tier=best,
+                qualifying_points=qualifying,
+                reason="earn",
+                created=now,
+            )
+            body["tier"] = best.code
+            postgres = False  # store the answer (again) with the new tier
+    if not postgres:
+        cursor.execute(_SQL_STORE_ANSWER, [201, json.dumps(body), entry_id, claim])
+    return Posting(status=201, body=body)
+
+
 @transaction.atomic
 def points_earn(
     *,
@@ -398,34 +545,56 @@ def points_earn(
     description: str = "",
     now: datetime | None = None,
 ) -> Posting:
-    """A partner credits ``points`` to a member (the ``loyalty:earn`` API)."""
+    """A partner credits ``points`` to a member (the ``loyalty:earn`` API). See the hot path above."""
     now = now or timezone.now()
+    scope = f"client:{client.pk}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # steps 1 and 2 in one statement
+            params = [program.pk, scope, idempotency_key, fingerprint, now, points, program.pk, member_number]
+            cursor.execute(_SQL_PG_CLAIM_AND_CREDIT, params)
+            claim, membership_id, balance, tier_id = cursor.fetchone()
+            if claim is None:
+                return _stored_answer(program=program, scope=scope, key=idempotency_key, fingerprint=fingerprint)
+        else:
+            claim = _claim_key(program=program, scope=scope, key=idempotency_key, fingerprint=fingerprint, now=now)
+            if isinstance(claim, Posting):
+                return claim
+            cursor.execute(_SQL_EARN_MEMBER, [points, program.pk, member_number])
+            membership_id, balance, tier_id = cursor.fetchone() or (None, None, None)
+        if membership_id is not None:
+            return _earn_write(
+                cursor,
+                claim=claim,
+                membership_id=membership_id,
+                balance=balance,
+                tier_id=tier_id,
+                program=program,
+                client=client,
+                member_number=member_number,
+                points=points,
+                reference=reference,
+                description=description,
+                now=now,
+            )
 
-    def perform():
-        membership = _lock_member(program=program, member_number=member_number)
-        membership.program = program
-        entry = _credit(
-            membership,
-            kind=Kind.EARN,
-            points=points,
-            now=now,
-            qualifying=True,
-            client=client,
-            reference=reference,
-            description=description,
-        )
-        _raise_tier(membership, now=now)
-        _save_membership(membership)
-        return Posting(status=201, body=_entry_body(entry, membership)), entry
-
-    return _idempotent(
-        program=program,
-        scope=f"client:{client.pk}",
-        key=idempotency_key,
-        fingerprint=fingerprint,
+    # The general path: a member who owes points (the credit settles the debt first), or none at all.
+    membership = _lock_member(program=program, member_number=member_number)
+    membership.program = program
+    entry = _credit(
+        membership,
+        kind=Kind.EARN,
+        points=points,
         now=now,
-        perform=perform,
+        qualifying=True,
+        client=client,
+        reference=reference,
+        description=description,
     )
+    _raise_tier(membership, now=now)
+    _save_membership(membership)
+    posting = Posting(status=201, body=_entry_body(entry, membership))
+    IdempotencyRecord.objects.filter(pk=claim).update(status=posting.status, response=posting.body, entry=entry)
+    return posting
 
 
 def _check_redemption_allowed(membership: Membership, *, points: int, auth: AuthContext | None, now: datetime) -> None:
