@@ -647,7 +647,8 @@ def render_loyalty(res: dict | None) -> list[str]:
     aims = res.get("aims", {})
     lines = [
         "",
-        f"Loyalty ledger (`bench/loyalty.py`, database `idp_loyalty_bench`, {res['members']:,} members, "
+        f"Loyalty ledger (`bench/loyalty.py`, database `{res.get('database', 'idp_loyalty_bench')}`, "
+        f"{res['members']:,} members, "
         f"{fmt(res['duration_s'])} s per measurement; the ledger is checked by `manage.py loyalty_check` "
         "afterwards: the figures count only if it adds up):",
         "",
@@ -663,6 +664,12 @@ def render_loyalty(res: dict | None) -> list[str]:
             f"| {fmt(res['http_balance_p50_ms'])} | {fmt(res['http_balance_p99_ms'])} "
             f"| p99 < {fmt(aims.get('http_balance_p99_ms', 5))} ms |",
         ]
+        if "http_balance_2conns_per_s" in res:
+            lines.append(
+                f"| balance reads over HTTP, 2 connections (latency without queueing) "
+                f"| {fmt(res['http_balance_2conns_per_s'])} | {fmt(res['http_balance_2conns_p50_ms'])} "
+                f"| {fmt(res['http_balance_2conns_p99_ms'])} | |"
+            )
     lines += [
         f"| earn postings, service layer, one thread | {fmt(res['service_earn_per_s_1thread'])} | | | |",
         f"| balance reads, service layer | {fmt(res['service_balance_reads_per_s'])} "
@@ -671,7 +678,18 @@ def render_loyalty(res: dict | None) -> list[str]:
         f"CPU per earn posting: {fmt(res['service_earn_cpu_ms_python'], 2)} ms of Python and "
         f"{fmt(res['service_earn_cpu_ms_postgres'], 2)} ms of PostgreSQL (ceiling "
         f"{fmt(res['service_earn_ceiling_per_s'])}/s on this machine); "
-        f"{res.get('entries_posted', 0):,} entries posted, ledger consistent: {res.get('ledger_consistent')}.",
+        f"{res.get('entries_posted', 0):,} entries posted, ledger consistent: {res.get('ledger_consistent')}."
+        + (
+            f" Statements per earn {res['service_earn_statements']}, per balance read "
+            f"{res.get('service_balance_statements', '?')} (transaction statements included)."
+            if "service_earn_statements" in res
+            else ""
+        )
+        + (
+            f" Load average {res['load_avg_at_start'][0]:.1f} at the start, {res['load_avg_at_end'][0]:.1f} at the end."
+            if "load_avg_at_start" in res and "load_avg_at_end" in res
+            else ""
+        ),
     ]
     return lines
 
