@@ -498,7 +498,7 @@ def run(**options) -> dict:
     proc = subprocess.run([PY, str(Path(__file__)), "--json", "-", *args], cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-4000:])
-    return json.loads(proc.stdout)
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # the figures are the last line
 
 
 def main() -> None:

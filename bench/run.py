@@ -798,7 +798,10 @@ def main() -> None:
         sys.path.insert(0, str(BENCH))
         import loyalty as loyalty_bench
 
-        report["loyalty"] = loyalty_bench.run(duration=args.duration)
+        try:
+            report["loyalty"] = loyalty_bench.run(duration=args.duration)
+        except Exception as error:  # noqa: BLE001 - the other figures are still worth writing down
+            log(f"loyalty benchmark failed: {error}")
     p = report["inprocess"]["primitives"]
     log(
         f"Argon2id check {p['argon2id_verify_ms']:.1f} ms, "
