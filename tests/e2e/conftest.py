@@ -56,6 +56,14 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+def _is_rp_callback(url: str) -> bool:
+    return url == CALLBACK or url.startswith(CALLBACK + "?")
+
+
+def _rp_callback_page(route) -> None:
+    route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>Relying party</title>")
+
+
 @pytest.fixture
 def new_context(browser: Browser, live_server) -> Iterator[Callable[..., BrowserContext]]:
     """Open fresh browser profiles (own cookies); English unless ``locale`` says otherwise."""
@@ -64,6 +72,10 @@ def new_context(browser: Browser, live_server) -> Iterator[Callable[..., Browser
     def _new(**options) -> BrowserContext:
         options.setdefault("locale", "en-US")
         context = browser.new_context(base_url=live_server.url, **options)
+        # The relying parties' redirect URIs are answered here, as the RP's own page would be: a
+        # refused connection would end on Chromium's error page, a navigation that arrives a moment
+        # later and can interrupt the test's next page.goto().
+        context.route(_is_rp_callback, _rp_callback_page)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         contexts.append(context)

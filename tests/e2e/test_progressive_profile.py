@@ -5,27 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from accounts.models import MemberAttributes
 from tests.accounts.profile.conftest import define, grant
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import _CALLBACK_FAILURES, RelyingParty, sign_in
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-def goto_expecting_callback(rp: RelyingParty, page: Page, url: str) -> dict[str, str]:
-    """``rp.goto_expecting_callback``, also when Chromium reports the refused redirect as the
-    navigation being "interrupted by another navigation to chrome-error://" (seen on a loaded machine)."""
-    with rp.expect_callback(page) as callback:
-        try:
-            page.goto(url)
-        except PlaywrightError as error:
-            if "chrome-error://" not in str(error) and not any(code in str(error) for code in _CALLBACK_FAILURES):
-                raise
-    return callback.query
 
 
 def test_question_answered_then_skipped_and_never_blocking(page: Page, live_server, member, relying_party):
@@ -59,7 +46,7 @@ def test_question_answered_then_skipped_and_never_blocking(page: Page, live_serv
     assert claims["preferences"] == {"diet": "vegetarian"}
 
     # 2. Same browser session (SSO): no second question.
-    assert "code" in goto_expecting_callback(rp, page, rp.authorization_request(scope=scope).url)
+    assert "code" in rp.goto_expecting_callback(page, rp.authorization_request(scope=scope).url)
 
     # 3. Next sign-in: the next missing attribute; skipping goes straight back to the RP.
     page.context.clear_cookies()
