@@ -258,6 +258,22 @@ def _totp_setup_key(request: HttpRequest, user, *, fresh: bool = False) -> str:
     return data["key"]
 
 
+def _totp_confirm(request: HttpRequest, user, form: TOTPConfirmForm):
+    """The new TOTP device if the posted code proves the set-up key, else ``None`` with a form error."""
+    if not form.is_valid():
+        return None
+    try:
+        device = services.totp_device_confirm(
+            user=user, key=_totp_setup_key(request, user), token=form.cleaned_data["code"], request=request
+        )
+    except services.MFAError as error:
+        form.add_error("code", error.message)
+        return None
+    if device is None:
+        form.add_error("code", INCORRECT_CODE)
+    return device
+
+
 def _totp_context(request: HttpRequest, user) -> dict:
     key = _totp_setup_key(request, user)
     uri = services.totp_config_url(user=user, key=key)
@@ -286,19 +302,7 @@ def enrol(request: HttpRequest, stage) -> HttpResponse:
         added = None
         if action == "totp" and totp_allowed and not stage.state.get("enrolled"):
             form = TOTPConfirmForm(request.POST)
-            if form.is_valid():
-                try:
-                    added = services.totp_device_confirm(
-                        user=user,
-                        key=_totp_setup_key(request, user),
-                        token=form.cleaned_data["code"],
-                        request=request,
-                    )
-                except services.MFAError as error:
-                    form.add_error("code", error.message)
-                else:
-                    if added is None:
-                        form.add_error("code", INCORRECT_CODE)
+            added = _totp_confirm(request, user, form)
             method = selectors.TOTP
         elif action == "passkey" and not stage.state.get("enrolled"):
             add_form = PasskeyAddForm(request.POST)
@@ -493,25 +497,14 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     if selectors.factors_for(user).totp is not None:
         return redirect("accounts:mfa_overview")
     form = TOTPConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            device = services.totp_device_confirm(
-                user=user,
-                key=_totp_setup_key(request, user),
-                token=form.cleaned_data["code"],
-                request=request,
-            )
-        except services.MFAError as error:
-            form.add_error("code", error.message)
-        else:
-            if device is None:
-                form.add_error("code", INCORRECT_CODE)
-            else:
-                request.session.pop(TOTP_SESSION_KEY, None)
-                # The code just checked is a second factor proven in this session.
-                _record(request, user, selectors.TOTP, device)
-                messages.success(request, _("Your authenticator app is set up."))
-                return _after_enrolment(request)
+    if request.method == "POST":
+        device = _totp_confirm(request, user, form)
+        if device is not None:
+            request.session.pop(TOTP_SESSION_KEY, None)
+            # The code just checked is a second factor proven in this session.
+            _record(request, user, selectors.TOTP, device)
+            messages.success(request, _("Your authenticator app is set up."))
+            return _after_enrolment(request)
     context = {"form": form, "totp_allowed": True, "action": request.get_full_path()}
     context.update(_totp_context(request, user))
     return render(request, "accounts/mfa/totp_setup.html", context, status=400 if form.errors else 200)
