@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.urls import reverse
+from django.urls import Resolver404, resolve
 
 from consent.models import LegalAcceptance, LegalDocumentText, LegalDocumentVersion
 
@@ -122,15 +122,23 @@ def acceptances_for(*, user) -> QuerySet[LegalAcceptance]:
 
 
 def client_from_next(url: str | None):
-    """The client of an ``/authorize`` URL (where a login or an interstitial returns to), else None."""
+    """The client of an ``/authorize`` URL or of a device confirmation page (where a login or an
+    interstitial returns to), else None."""
     from idp.models import Client
 
     if not url:
         return None
     parts = urlsplit(url)
-    if parts.path != reverse("oauth2_provider:authorize"):
+    try:
+        match = resolve(parts.path)
+    except Resolver404:
         return None
-    client_id = parse_qs(parts.query).get("client_id", [""])[0]
+    if match.view_name == "oauth2_provider:authorize":
+        client_id = parse_qs(parts.query).get("client_id", [""])[0]
+    elif match.view_name == "oauth2_provider:device-confirm":
+        client_id = match.kwargs["client_id"]
+    else:
+        return None
     if not client_id or len(client_id) > 100:
         return None
     return Client.objects.filter(client_id=client_id).first()

@@ -28,7 +28,7 @@ urlpatterns = [
     path("logout", guard(dot.RPInitiatedLogoutView.as_view()), name="rp-initiated-logout"),
     path("device_authorization", guard(dot.DeviceAuthorizationView.as_view()), name="device-authorization"),
     path("device", device.DeviceUserCodeView.as_view(), name="device"),
-    path("device/<slug:client_id>/<slug:user_code>", dot.DeviceConfirmView.as_view(), name="device-confirm"),
+    path("device/<slug:client_id>/<slug:user_code>", device.DeviceConfirmView.as_view(), name="device-confirm"),
     path(
         "device/<slug:client_id>/<slug:user_code>/status",
         dot.DeviceGrantStatusView.as_view(),
