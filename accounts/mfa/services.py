@@ -470,6 +470,7 @@ def passkey_signup(*, request: HttpRequest, form, sub, name: str, registration: 
 
     setup_user_email(request, user, [EmailAddress(email=form.cleaned_data["email"])])
     passkey_add(user=user, name=name, request=request, **registration)
+    form.custom_signup(request, user)  # legal acceptance, opt-ins, programmes joined: as with a password
     return user
 
 

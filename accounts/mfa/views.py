@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from allauth.account import signals as account_signals
 from allauth.account.adapter import get_adapter
-from allauth.account.forms import SignupForm
 from allauth.account.internal.flows import reauthentication
 from allauth.account.internal.flows.login import perform_login, record_authentication
 from allauth.account.internal.flows.signup import prevent_enumeration
@@ -29,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.forms import SignupForm
 from accounts.mfa import passkeys, selectors, services
 from accounts.mfa.forms import CodeForm, CredentialForm, PasskeyAddForm, PasskeyRenameForm, TOTPConfirmForm
 from accounts.mfa.stages import ENROL, VERIFY, SecondFactorStage

@@ -20,6 +20,8 @@ from tests.accounts.mfa.conftest import (
     sign_out,
 )
 from tests.conftest import PASSWORD, authorize_params, exchange, id_token_claims, login, pkce_pair, query_of
+from tests.consent.legal.conftest import documents  # noqa: F401 - fixture
+from tests.consent.purposes.conftest import purposes  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -349,3 +351,43 @@ def test_an_assertion_of_an_unknown_passkey_is_refused(client, member_with_passk
     assert not is_signed_in(client)
     assert "not registered" in client.get(resp["Location"]).content.decode()
     assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.PASSKEY_REJECTED, user=None).exists()
+
+
+@pytest.mark.usefixtures("documents", "purposes")
+def test_sign_up_with_a_passkey_records_the_terms_opt_ins_and_programmes(client, authenticator):
+    from consent.models import ConsentState, LegalAcceptance
+    from loyalty.models import Membership, Program
+
+    Program.objects.create(slug="miles", name="Miles")
+    page = client.get("/account/mfa/passkeys/signup")
+    html = page.content.decode()
+    assert 'name="accept_legal"' in html and 'name="join_program_miles"' in html
+    # The page posts its fields for the options: the terms are checked before the ceremony ...
+    early = client.post("/account/mfa/passkeys/signup/options", {"email": "opted@example.com"})
+    assert early.status_code == 400 and "accept_legal" in early.json()["errors"]
+    opts = options(
+        client, "/account/mfa/passkeys/signup/options", {"email": "opted@example.com", "accept_legal": "on"}
+    )
+    credential = json.dumps(authenticator.create(opts))
+
+    # ... and again with the credential, as on the password form.
+    refused = client.post("/account/mfa/passkeys/signup", {"email": "opted@example.com", "credential": credential})
+    assert refused.status_code == 400 and not User.objects.filter(email="opted@example.com").exists()
+
+    resp = client.post(
+        "/account/mfa/passkeys/signup",
+        {
+            "email": "opted@example.com",
+            "credential": credential,
+            "accept_legal": "on",
+            "consent_marketing_email": "on",
+            "join_program_miles": "on",
+        },
+    )
+    assert resp.status_code == 302, resp.content[:400]
+    user = User.objects.get(email="opted@example.com")
+    accepted = LegalAcceptance.objects.filter(user=user, channel="signup")
+    assert sorted(accepted.values_list("version__document__slug", flat=True)) == ["privacy", "terms"]
+    granted = ConsentState.objects.filter(user=user, granted=True).values_list("purpose__code", flat=True)
+    assert list(granted) == ["marketing_email"]
+    assert Membership.objects.filter(user=user, program__slug="miles").exists()
