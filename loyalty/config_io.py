@@ -108,7 +108,7 @@ class ProgramsSection(Section):
             try:
                 program.full_clean(validate_unique=False)
             except ValidationError as exc:
-                ctx.validation_error(where, exc)
+                ctx.validation_error(where, exc, rename={"slug": "code"})
                 continue
             if created or diff:
                 program.save()

@@ -138,6 +138,8 @@ class LegalDocumentsSection(Section):
                         _("This version is published here and cannot change: add a new version instead."),
                     )
                 stored_texts = _texts(current)
+                if not all(isinstance(t, dict) for t in version["texts"].values()):
+                    continue  # reported above
                 for language in sorted(set(stored_texts) | set(version["texts"])):
                     new = {**{k: TEXT_SPEC[k].default for k in ("summary",)}, **version["texts"].get(language, {})}
                     old = stored_texts.get(language)

@@ -66,10 +66,12 @@ class Context:
         self.changes.append(change)
         return change
 
-    def validation_error(self, path: str, exc: ValidationError) -> None:
-        """A model's ``full_clean`` error, reported per field under ``path``."""
+    def validation_error(self, path: str, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
+        """A model's ``full_clean`` error, reported per field under ``path`` (``rename``: model
+        field name to the file's name, where they differ)."""
         if hasattr(exc, "error_dict"):
             for name, errors in sorted(exc.error_dict.items()):
+                name = (rename or {}).get(name, name)
                 where = path if name == "__all__" else f"{path}.{name}"
                 for error in errors:
                     self.error(where, " ".join(error.messages))

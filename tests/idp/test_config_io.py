@@ -475,3 +475,30 @@ def test_new_confidential_client_secret_is_printed_once(tmp_path, capsys):
     assert check_password(secret, Client.objects.get(client_id="fresh").client_secret)
     call_command("config_import", str(path))
     assert "New client secret" not in capsys.readouterr().out
+
+
+def test_model_rules_are_reported_under_the_files_field_names():
+    data = {
+        "format": "ciam-config",
+        "version": 1,
+        "programs": [{"code": "bad code!", "name": "x" * 101}],
+        "purposes": [{"code": "good", "category": "other", "texts": {"en": {"name": "", "description": "d"}}}],
+        "clients": [
+            {
+                "client_id": "q",
+                "client_type": "confidential",
+                "authorization_grant_type": "authorization-code",
+                "redirect_uris": ["ftp://x"],
+                "backchannel_logout_uri": "nope",
+            }
+        ],
+    }
+    errors = {e.path for e in run_import(data).errors}
+    assert errors == {
+        "$.programs[0].code",
+        "$.programs[0].name",
+        "$.purposes[0].texts.en.name",
+        "$.clients[0].redirect_uris",
+        "$.clients[0].backchannel_logout_uri",
+    }
+    assert not Purpose.objects.exists() and not Client.objects.exists()
