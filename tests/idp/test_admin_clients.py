@@ -52,7 +52,9 @@ def test_staff_registers_a_branded_client_in_the_admin(client, admin_user, setti
     html = login_page.content.decode()
     assert "Fuel Rewards" in html
     assert "/branding/fuel-rewards/theme.css" in html and "/branding/fuel-rewards/logo" in html
-    assert client.get("/branding/fuel-rewards/theme.css").content.decode().strip() == ":root{--brand:#aa3300;}"
+    assert (
+        client.get("/branding/fuel-rewards/theme.css").content.decode().strip() == ":root{--brand:#aa3300;}"
+    )
     logo = client.get("/branding/fuel-rewards/logo")
     assert logo["Content-Type"] == "image/png" and b"".join(logo.streaming_content) == PNG
 

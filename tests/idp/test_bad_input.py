@@ -193,7 +193,9 @@ def test_bad_token_requests(client, rp, data):
 def test_token_endpoint_rejects_get_and_unknown_client(client, rp):
     app, secret = rp
     assert client.get("/token").status_code in (400, 405)
-    resp = client.post("/token", {"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"})
+    resp = client.post(
+        "/token", {"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"}
+    )
     assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"
     garbage_auth = client.post("/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION="Basic %%%")
     assert garbage_auth.status_code in (400, 401)

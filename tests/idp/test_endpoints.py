@@ -109,7 +109,9 @@ def test_revocation_and_introspection(client, member, rp):
     code, verifier = get_code(client, app)
     tokens = exchange(client, app, secret, code, verifier).json()
 
-    info = client.post("/introspect", {"token": tokens["access_token"]}, **basic(resource_server, rs_secret)).json()
+    info = client.post(
+        "/introspect", {"token": tokens["access_token"]}, **basic(resource_server, rs_secret)
+    ).json()
     assert info["active"] is True and info["client_id"] == app.client_id
     assert set(info["scope"].split()) == {"openid", "email", "profile"}
 
@@ -117,7 +119,9 @@ def test_revocation_and_introspection(client, member, rp):
     assert anonymous.status_code in (401, 403)
 
     assert client.post("/revoke", {"token": tokens["access_token"]}, **basic(app, secret)).status_code == 200
-    info = client.post("/introspect", {"token": tokens["access_token"]}, **basic(resource_server, rs_secret)).json()
+    info = client.post(
+        "/introspect", {"token": tokens["access_token"]}, **basic(resource_server, rs_secret)
+    ).json()
     assert info == {"active": False}
     assert client.get("/userinfo", **bearer(tokens["access_token"])).status_code == 401
 

@@ -62,7 +62,9 @@ def _settings_in_subprocess(env: dict, expr: str) -> subprocess.CompletedProcess
         f"from django.conf import settings as s; print({expr})"
     )
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
-    return subprocess.run([sys.executable, "-c", code], env={**base, **env}, cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**base, **env}, cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_cookies_secure_outside_embedded_default(tmp_path):
@@ -116,7 +118,8 @@ def test_failed_logins_are_throttled_per_account(client, member):
 
 def test_login_is_rate_limited_per_ip(client, django_user_model):
     statuses = {
-        client.post("/accounts/login/", {"login": f"u{i}@example.com", "password": "x"}).status_code for i in range(35)
+        client.post("/accounts/login/", {"login": f"u{i}@example.com", "password": "x"}).status_code
+        for i in range(35)
     }
     assert 429 in statuses
 
