@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -208,3 +208,5 @@ def _apply(present: list[Section], ctx: Context, *, raw: bytes) -> None:
             )
     except _Rollback:
         pass
+    except DatabaseError as exc:  # a constraint the checks above did not foresee: nothing was written
+        ctx.error("$", _("The database refused the import: %(error)s") % {"error": exc})
