@@ -229,9 +229,12 @@ class LegalDocumentsSection(Section):
             except ValidationError as exc:
                 ctx.validation_error(f"{path}.texts.{language}", exc)
                 return None
-            if new or text_changed:
+            if new:
                 text.save()
-                diff[f"versions.{label}.texts.{language}"] = (None, "created") if new else ("changed", "changed")
+                diff[f"versions.{label}.texts.{language}"] = (None, "created")
+            elif text_changed:
+                text.save(update_fields=list(text_changed))
+                diff.update({f"versions.{label}.texts.{language}.{k}": v for k, v in text_changed.items()})
         if ctx.prune:
             for language, text in sorted(current.items()):
                 text.delete()

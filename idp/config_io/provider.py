@@ -188,6 +188,12 @@ class ClientsSection(Section):
             except ValidationError as exc:
                 ctx.validation_error(where, exc)
                 continue
+            if not created and "hash_client_secret" in diff:
+                ctx.error(
+                    f"{where}.hash_client_secret",
+                    _("How a client's secret is stored cannot change by import: set a new secret in the admin."),
+                )
+                continue
             note = ""
             if created and client.client_type == Client.CLIENT_CONFIDENTIAL:
                 secret = generate_client_secret()

@@ -502,3 +502,28 @@ def test_model_rules_are_reported_under_the_files_field_names():
         "$.clients[0].backchannel_logout_uri",
     }
     assert not Purpose.objects.exists() and not Client.objects.exists()
+
+
+def test_a_draft_legal_version_is_updated_field_by_field():
+    build_config()
+    data = json.loads(export_text())
+    draft = data["legal_documents"][0]["versions"][2]
+    draft["texts"]["en"]["body"] = "Draft 2"
+    draft["texts"]["ja"] = {"title": "規約 2026", "summary": "", "body": "下書き"}
+    result = run_import(data)
+    assert result.ok, result.errors
+    (change,) = [c for c in result.changes if c.section == "legal_documents"]
+    assert change.diff == {
+        "versions.2026-01.texts.en.body": ("Draft", "Draft 2"),
+        "versions.2026-01.texts.ja": (None, "created"),
+    }
+    assert LegalDocumentText.objects.get(version__version="2026-01", language="en").body == "Draft 2"
+
+
+def test_how_an_existing_clients_secret_is_stored_cannot_change_by_import():
+    build_config()
+    data = json.loads(export_text())
+    data["clients"][2]["hash_client_secret"] = False
+    errors = [e.path for e in run_import(data).errors]
+    assert errors == ["$.clients[2].hash_client_secret"]
+    assert Client.objects.get(client_id="shop-web").hash_client_secret is True
