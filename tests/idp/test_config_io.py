@@ -527,3 +527,22 @@ def test_how_an_existing_clients_secret_is_stored_cannot_change_by_import():
     errors = [e.path for e in run_import(data).errors]
     assert errors == ["$.clients[2].hash_client_secret"]
     assert Client.objects.get(client_id="shop-web").hash_client_secret is True
+
+
+def test_tier_thresholds_can_swap_and_a_client_moves_to_another_program():
+    build_config()
+    data = json.loads(export_text())
+    sky = data["programs"][0]
+    sky["tiers"] = [
+        {"code": "blue", "name": "Blue", "min_points": 5000},
+        {"code": "gold", "name": "Gold", "min_points": 0},
+    ]
+    moved = sky["clients"].pop(0)
+    data["programs"].append({"code": "fuel", "name": "Fuel Club", "clients": [moved]})
+    result = run_import(data)
+    assert result.ok, result.errors
+    assert dict(Tier.objects.values_list("code", "min_points")) == {"blue": 5000, "gold": 0}
+    assert ProgramClient.objects.get(client__client_id="fuel-partner").program.slug == "fuel"
+    changes = {(c.section, c.key): c for c in result.changes}
+    assert changes["programs", "fuel"].diff["clients.fuel-partner.program"] == ("sky", "fuel")
+    assert {c.action for c in run_import(data).changes} == {"unchanged"}
