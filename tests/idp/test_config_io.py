@@ -546,3 +546,13 @@ def test_tier_thresholds_can_swap_and_a_client_moves_to_another_program():
     changes = {(c.section, c.key): c for c in result.changes}
     assert changes["programs", "fuel"].diff["clients.fuel-partner.program"] == ("sky", "fuel")
     assert {c.action for c in run_import(data).changes} == {"unchanged"}
+
+
+def test_with_prune_a_reference_to_a_client_the_file_drops_is_unknown():
+    build_config()
+    data = json.loads(export_text())
+    data["clients"] = [c for c in data["clients"] if c["client_id"] != "shop-web"]
+    assert run_import(data, dry_run=True).ok  # without prune shop-web stays, so the references hold
+    errors = [e.path for e in run_import(data, prune=True).errors]
+    assert errors == ["$.profile_attributes[0].access[0].client", "$.programs[0].clients[1].client"]
+    assert Client.objects.filter(client_id="shop-web").exists()
