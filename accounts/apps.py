@@ -21,3 +21,8 @@ class AccountsConfig(AppConfig):
 
         profile_claims.register()
         register_interstitial(progressive_profile_interstitial)
+
+        from accounts.profile.config_io import ProfileAttributesSection
+        from idp.config_io import register_section
+
+        register_section(ProfileAttributesSection())

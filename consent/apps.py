@@ -27,4 +27,11 @@ class ConsentConfig(AppConfig):
         registry.autodiscover()  # every app's privacy plan (``<app>/privacy.py``)
         register_scope("consents", _("Your privacy choices (what you agreed to be contacted about)"))
         register_scope("consents:write", _("Change your privacy choices"))
+        # Configuration export/import: legal documents and purposes (docs/config.md).
+        from consent.legal.config_io import LegalDocumentsSection
+        from consent.purposes.config_io import PurposesSection
+        from idp.config_io import register_section
+
+        register_section(LegalDocumentsSection())
+        register_section(PurposesSection())
         register_scope("consents:audience", _("List the members who agreed to be contacted (marketing systems)"))

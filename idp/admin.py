@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.admin import ApplicationAdmin
 
@@ -36,6 +37,12 @@ class ClientAdmin(ApplicationAdmin):
         ),
         (_("Branding"), {"fields": ("logo", "brand_color")}),
     )
+
+    def get_urls(self):
+        from idp.config_io.admin import config_view
+
+        view = self.admin_site.admin_view(lambda request: config_view(self, request))
+        return [path("configuration/", view, name="idp_config"), *super().get_urls()]
 
 
 @admin.register(ClientAuthorization)

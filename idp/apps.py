@@ -13,3 +13,9 @@ class IdpConfig(AppConfig):
 
         post_save.connect(client_cache_clear, sender=Client, dispatch_uid="idp-client-cache-save")
         post_delete.connect(client_cache_clear, sender=Client, dispatch_uid="idp-client-cache-delete")
+
+        from idp.config_io import register_section
+        from idp.config_io.provider import ClientsSection, ScopesSection
+
+        register_section(ClientsSection())
+        register_section(ScopesSection())

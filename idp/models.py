@@ -47,6 +47,11 @@ class Client(AbstractApplication):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         verbose_name = _("client")
         verbose_name_plural = _("clients")
+        # Configuration export/import (idp.config_io): a page in the admin, see docs/config.md.
+        permissions = [
+            ("export_config", _("Can export the configuration")),
+            ("import_config", _("Can import the configuration")),
+        ]
 
     def redirect_uri_allowed(self, uri: str) -> bool:
         """RFC 9700 §4.1.3: redirect URIs are compared as exact strings, query string included."""

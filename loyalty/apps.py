@@ -21,6 +21,11 @@ class LoyaltyConfig(AppConfig):
         register_scope("loyalty:earn", _("Credit loyalty points to members (partners)"))
         register_scope("loyalty:reverse", _("Reverse points a partner credited (partners)"))
 
+        from idp.config_io import register_section
+        from loyalty.config_io import ProgramsSection
+
+        register_section(ProgramsSection())
+
         for model in (Program, Tier, ProgramClient):
             post_save.connect(programs.cache_clear, sender=model, dispatch_uid=f"loyalty-cache-{model.__name__}")
             post_delete.connect(programs.cache_clear, sender=model, dispatch_uid=f"loyalty-cache-del-{model.__name__}")
