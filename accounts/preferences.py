@@ -38,10 +38,13 @@ def sign_in_methods_section(request: HttpRequest) -> dict:
 def social_section(request: HttpRequest) -> dict:
     from allauth.socialaccount.models import SocialAccount
 
-    from accounts.social.selectors import account_label, provider_name
+    from accounts.social.selectors import account_label, provider_names
 
     accounts = list(SocialAccount.objects.filter(user=request.user).order_by("date_joined", "pk")[:MAX_ROWS])
-    return {"linked": [(provider_name(a), account_label(a)) for a in accounts]}
+    if not accounts:
+        return {"linked": []}
+    names = provider_names(request)
+    return {"linked": [(names.get(a.provider, a.provider), account_label(a)) for a in accounts]}
 
 
 def sessions_section(request: HttpRequest) -> dict:

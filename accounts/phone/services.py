@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -66,42 +67,47 @@ def _generate_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
-@transaction.atomic
 def phone_verification_start(*, user, phone_number: str, language: str = "") -> PhoneVerification:
     """Send a code to ``phone_number`` (raw input); earlier pending codes of the member stop working.
 
     Limited to ``MAX_SENDS`` codes per ``SEND_WINDOW`` for the account and for the number, so the
-    form cannot be used to flood someone's phone or to run up the SMS bill.
+    form cannot be used to flood someone's phone or to run up the SMS bill. A refusal leaves a
+    ``throttled`` security event.
     """
     from accounts.phone import tasks
 
     number = normalize_phone_number(phone_number)
     if number == user.phone_number and user.phone_number_verified:
         raise PhoneError("same_number")
-    now = timezone.now()
-    since = now - timedelta(seconds=phone_settings.SEND_WINDOW)
-    # Lock the member's row so that concurrent sends are counted one after the other.
-    type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
-    recent = PhoneVerification.objects.filter(created__gte=since)
-    if (
-        recent.filter(user=user).count() >= phone_settings.MAX_SENDS
-        or recent.filter(phone_number=number).count() >= phone_settings.MAX_SENDS
-    ):
+    code = _generate_code()
+    with transaction.atomic():
+        now = timezone.now()
+        since = now - timedelta(seconds=phone_settings.SEND_WINDOW)
+        # Lock the member's row so that concurrent sends are counted one after the other.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        recent = PhoneVerification.objects.filter(created__gte=since)
+        limited = (
+            recent.filter(user=user).count() >= phone_settings.MAX_SENDS
+            or recent.filter(phone_number=number).count() >= phone_settings.MAX_SENDS
+        )
+        if not limited:
+            PhoneVerification.objects.filter(user=user, verified_at__isnull=True, expires_at__gt=now).update(
+                expires_at=now
+            )
+            verification = PhoneVerification.objects.create(
+                user=user,
+                phone_number=number,
+                code_hash=code_hash(verification_user_id=user.pk, phone_number=number, code=code),
+                created=now,
+                expires_at=now + timedelta(seconds=phone_settings.CODE_SECONDS),
+            )
+            audit_record(kind="account.phone_code_sent", user=user, data={"verification": verification.pk})
+            transaction.on_commit(lambda: tasks.send_phone_code.delay(verification.pk, code, language or ""))
+    if limited:
         security_event_record(
             kind=SecurityEvent.Kind.THROTTLED, user=user, data={"action": "phone_code", "reason": "rate_limit"}
         )
         raise PhoneError("rate_limited")
-    PhoneVerification.objects.filter(user=user, verified_at__isnull=True, expires_at__gt=now).update(expires_at=now)
-    code = _generate_code()
-    verification = PhoneVerification.objects.create(
-        user=user,
-        phone_number=number,
-        code_hash=code_hash(verification_user_id=user.pk, phone_number=number, code=code),
-        created=now,
-        expires_at=now + timedelta(seconds=phone_settings.CODE_SECONDS),
-    )
-    audit_record(kind="account.phone_code_sent", user=user, data={"verification": verification.pk})
-    transaction.on_commit(lambda: tasks.send_phone_code.delay(verification.pk, code, language or ""))
     return verification
 
 
