@@ -28,9 +28,15 @@ class Populated:
     purpose: Purpose
 
 
-def populate(user, *, passkeys: int = 2, rows: int = 3) -> Populated:
+PROVIDERS = ["google", "line", "facebook", "apple", "google"]
+
+
+def populate(user, *, passkeys: int = 2, rows: int = 3, second_factors: bool = True) -> Populated:
     """Profile answers, a pending email change, factors, linked accounts, an app with access,
-    consents with history, and a loyalty membership with entries (``rows`` of each list)."""
+    consents with history, and a loyalty membership with entries (``rows`` of each list).
+
+    ``second_factors=False`` leaves out the authenticator app and passkeys (a browser test that
+    signs in with the password alone)."""
     diet = profile_services.attribute_definition_save(
         definition=AttributeDefinition(key="diet", data_type="choice", scope="profile:preferences", label_en="Diet")
     )
@@ -41,15 +47,16 @@ def populate(user, *, passkeys: int = 2, rows: int = 3) -> Populated:
     profile_services.profile_attributes_update(user=user, values={"diet": "vegan", "seat": "Aisle"}, source="member")
 
     EmailAddress.objects.create(user=user, email="pending-new@example.com", verified=False, primary=False)
-    TOTPDevice.objects.create(user=user, name="Phone app", confirmed=True)
-    mfa_services.recovery_codes_generate(user=user)
-    for i in range(passkeys):
+    if second_factors:
+        TOTPDevice.objects.create(user=user, name="Phone app", confirmed=True)
+        mfa_services.recovery_codes_generate(user=user)
+    for i in range(passkeys if second_factors else 0):
         WebAuthnCredential.objects.create(
             user=user, name=f"Passkey {i}", credential_id=f"cred-{user.pk}-{i}".encode(), public_key=b"pk"
         )
     for i in range(rows):
         SocialAccount.objects.create(
-            user=user, provider="google" if i == 0 else f"oidc-{i}", uid=f"uid-{i}", extra_data={"email": f"g{i}@x.jp"}
+            user=user, provider=PROVIDERS[i % len(PROVIDERS)], uid=f"uid-{i}", extra_data={"email": f"g{i}@x.jp"}
         )
 
     third_party, _secret = make_client(name="Partner Shop", first_party=False, redirect_uris="https://shop.example/cb")
