@@ -106,6 +106,13 @@ def test_every_section_on_a_phone(new_context, live_server, member, relying_part
     expect(page.locator("#profile-attributes-form")).to_be_visible()
     expect(page.locator("#profile-attributes-form input[value=Aisle]")).to_have_count(1)
     assert_fits(page, language)
+    back_home(page, language)
+    page.locator("#edit-name").click()
+    expect(page.locator("#id_given_name")).to_have_value("Hanako")
+    assert_fits(page, language)
+    page.locator("#id_given_name").fill("Aiko")
+    page.locator("#profile-name-save").click()
+    expect(page.locator("#profile-name")).to_have_text("Aiko Yamada")
 
     # Email: the page lists the address and the change that waits for its confirmation.
     back_home(page, language)
