@@ -216,3 +216,46 @@ def test_removing_the_number(signed_in, member):
     assert resp.status_code == 302
     member.refresh_from_db()
     assert member.phone_number == "" and not member.phone_number_verified
+
+
+def _admin_post_data(page) -> dict:
+    """The admin change form as the browser would submit it unchanged (main form and inlines)."""
+    data = {}
+    form = page.context["adminform"].form
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if value is None or name == "password":
+            continue
+        if isinstance(value, (list, tuple)) or hasattr(value, "all"):
+            data[name] = [getattr(v, "pk", v) for v in (value.all() if hasattr(value, "all") else value)]
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        else:
+            data[name] = value
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for key, value in formset.management_form.initial.items():
+            data[f"{formset.prefix}-{key}"] = value
+    return data
+
+
+def test_a_number_staff_type_in_is_not_verified(client, member):
+    from tests.accounts.mfa.conftest import force_login_with_mfa
+
+    staff = type(member).objects.create_superuser(email="staff@example.com", password="x-staff-password-123")
+    force_login_with_mfa(client, staff)
+    member.phone_number, member.phone_number_verified = NUMBER, True
+    member.save()
+    page = client.get(f"/admin/accounts/user/{member.pk}/change/")
+    data = _admin_post_data(page)
+
+    unchanged = client.post(f"/admin/accounts/user/{member.pk}/change/", data)
+    assert unchanged.status_code == 302, unchanged.context["adminform"].form.errors if unchanged.context else ""
+    member.refresh_from_db()
+    assert member.phone_number_verified
+
+    data["phone_number"] = "+818099998888"
+    assert client.post(f"/admin/accounts/user/{member.pk}/change/", data).status_code == 302
+    member.refresh_from_db()
+    assert member.phone_number == "+818099998888" and not member.phone_number_verified
