@@ -16,12 +16,22 @@ class UserAdmin(BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "given_name", "family_name", "is_staff", "date_joined")
     search_fields = ("email", "given_name", "family_name")
-    readonly_fields = ("sub", "date_joined", "last_login", "updated_at")
+    readonly_fields = ("sub", "date_joined", "last_login", "updated_at", "phone_number_verified")
     fieldsets = (
         (None, {"fields": ("email", "password", "sub")}),
         (
             _("Profile"),
-            {"fields": ("given_name", "family_name", "nickname", "phone_number", "locale", "zoneinfo")},
+            {
+                "fields": (
+                    "given_name",
+                    "family_name",
+                    "nickname",
+                    "phone_number",
+                    "phone_number_verified",
+                    "locale",
+                    "zoneinfo",
+                )
+            },
         ),
         (
             _("Permissions"),
@@ -30,6 +40,12 @@ class UserAdmin(BaseUserAdmin):
         (_("Dates"), {"fields": ("last_login", "date_joined", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Only the member's SMS code verifies a number (accounts.phone): one typed in here is not.
+        if change and "phone_number" in form.changed_data:
+            obj.phone_number_verified = False
+        super().save_model(request, obj, form, change)
 
 
 # --- account protection: security events and sessions --------------------------------------------

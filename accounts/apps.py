@@ -6,10 +6,12 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import claims, receivers  # noqa: F401
+        from accounts import claims, preferences, receivers  # noqa: F401
+        from accounts.phone import tasks as _phone_tasks  # noqa: F401
         from accounts.security import receivers as security_receivers  # noqa: F401
 
         self._profile_attributes_ready()
+        preferences.register()
 
     @staticmethod
     def _profile_attributes_ready() -> None:

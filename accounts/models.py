@@ -95,6 +95,7 @@ class SecurityEvent(models.Model):
         PASSWORD_CHANGED = "password_changed", _("Password changed")
         PASSWORD_RESET = "password_reset", _("Password reset")
         EMAIL_CHANGED = "email_changed", _("Email address changed")
+        PHONE_CHANGED = "phone_changed", _("Phone number changed")
         SOCIAL_LINKED = "social_linked", _("Account linked")
         SOCIAL_UNLINKED = "social_unlinked", _("Account unlinked")
         SOCIAL_REJECTED = "social_rejected", _("Sign-in with another service refused")
@@ -205,6 +206,32 @@ class KnownDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.user_agent[:40]}"
+
+
+class PhoneVerification(models.Model):
+    """A 6-digit code sent by SMS to a number the member wants to use (``accounts.phone``).
+
+    The number becomes the member's only once the code is entered; the code is kept as a keyed
+    hash, lives ``ACCOUNTS_PHONE_CODE_SECONDS`` and allows ``ACCOUNTS_PHONE_MAX_ATTEMPTS`` tries.
+    Rows also count the sends for the rate limit; they are deleted with the account.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="phone_verifications")
+    phone_number = models.CharField(_("phone number"), max_length=32)
+    code_hash = models.CharField(max_length=64)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone verification")
+        verbose_name_plural = _("phone verifications")
+        indexes = [models.Index(fields=["user", "-created"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.phone_number[-4:]} ({self.created:%Y-%m-%d %H:%M})"
 
 
 # --- flexible profile attributes (accounts.profile) ------------------------------------------------

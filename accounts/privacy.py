@@ -84,6 +84,10 @@ def export(user) -> dict:
             models.UserSession.objects.filter(user=user).order_by("pk"),
             ["created", "last_seen", "ended_at", "ip", "user_agent", "location", "amr"],
         ),
+        "phone_verifications": privacy.rows(
+            models.PhoneVerification.objects.filter(user=user).order_by("pk"),
+            ["phone_number", "created", "expires_at", "attempts", "verified_at"],
+        ),
         "known_devices": privacy.rows(
             models.KnownDevice.objects.filter(user=user).order_by("pk"), ["first_seen", "last_seen", "user_agent"]
         ),
@@ -209,6 +213,7 @@ privacy.plan_register(
             "accounts.RecoveryCode",
             "accounts.UserSession",
             "accounts.KnownDevice",
+            "accounts.PhoneVerification",
             "account.EmailAddress",
             "account.EmailConfirmation",
             "socialaccount.SocialAccount",
@@ -224,6 +229,12 @@ privacy.plan_register(
             privacy.Step("second_factors", erase_second_factors, D, description="TOTP, email codes, passkeys"),
             privacy.Step("linked_accounts", erase_linked_accounts, D, description="social logins and tokens"),
             privacy.Step("known_devices", privacy.delete("accounts.KnownDevice"), D),
+            privacy.Step(
+                "phone_verifications",
+                privacy.delete("accounts.PhoneVerification"),
+                D,
+                description="codes sent by text message to verify a phone number",
+            ),
             privacy.Step("email_addresses", erase_email_addresses, D),
             privacy.Step("security_events", privacy.delete("accounts.SecurityEvent"), D, hold_category=SECURITY_LOG),
             privacy.Step("admin_log", erase_admin_log, D),
@@ -232,6 +243,7 @@ privacy.plan_register(
         ),
         corrections=(
             (_("Email addresses"), "account_email"),
+            (_("Phone number"), "accounts:phone_change"),
             (_("Change password"), "account_change_password"),
             (_("Sign-in methods"), "accounts:mfa_overview"),
             (_("Linked accounts"), "accounts:social_connections"),
@@ -244,6 +256,7 @@ privacy.plan_register(
             "sign_in_methods": _("Sign-in methods"),
             "sessions": _("Sessions"),
             "known_devices": _("Known devices"),
+            "phone_verifications": _("Phone number checks"),
             "security_events": _("Security activity"),
             "admin_actions": _("Staff actions in the admin"),
         },

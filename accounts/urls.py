@@ -9,4 +9,5 @@ urlpatterns = [
     path("security/", include("accounts.security.urls")),
     path("social/", include("accounts.social.urls")),
     path("profile/", include("accounts.profile.urls")),
+    path("phone/", include("accounts.phone.urls")),
 ]

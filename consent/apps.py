@@ -8,6 +8,7 @@ class ConsentConfig(AppConfig):
 
     def ready(self) -> None:
         # Legal documents: the admin, and the re-consent interstitial on the way to /authorize.
+        from consent import preferences
         from consent.legal import admin as _legal_admin  # noqa: F401
         from consent.legal.stages import reconsent_interstitial
 
@@ -23,6 +24,7 @@ class ConsentConfig(AppConfig):
         from idp.interstitials import register_interstitial
         from idp.oauth.scopes import register_scope
 
+        preferences.register()
         register_interstitial(reconsent_interstitial)
         registry.autodiscover()  # every app's privacy plan (``<app>/privacy.py``)
         register_scope("consents", _("Your privacy choices (what you agreed to be contacted about)"))

@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -132,7 +132,9 @@ class Handler(BaseHTTPRequestHandler):
         if "user" not in s:
             return self.send(200, note + NOT_SIGNED_IN)
         user, claims = s["user"], s["claims"]
+        account = f"{self.rp.issuer}/account/?" + urlencode({"client_id": self.rp.client_id})
         body = SIGNED_IN.format(
+            account=html.escape(account),
             email=html.escape(str(user.get("email", user["sub"]))),
             userinfo=html.escape(json.dumps(user, indent=2, ensure_ascii=False)),
             claims=html.escape(json.dumps(claims, indent=2, ensure_ascii=False)),
@@ -212,6 +214,7 @@ NOT_SIGNED_IN = """<p id=status>Not signed in.</p>
 <p><a href="/login?prompt=none">Check again silently</a></p>"""
 SIGNED_IN = """<p id=status>Signed in as <strong id=email>{email}</strong>.</p>
 <form method=post action=/logout><button>Sign out</button></form>
+<p><a id=my-account href="{account}">My account</a> (the provider's account page, with a way back here)</p>
 <p><a href="/login?prompt=none">Check the provider's session silently</a></p>
 <h2>Userinfo</h2><pre id=userinfo>{userinfo}</pre>
 <h2>ID token claims</h2><pre id=claims>{claims}</pre>"""

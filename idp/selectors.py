@@ -23,3 +23,26 @@ def client_authorizations_for(user) -> list[ClientAuthorization]:
     for grant in grants:
         grant.scope_descriptions = [descriptions.get(s, s) for s in grant.scope.split() if s != "openid"]
     return grants
+
+
+def client_home_url(client_id: str | None) -> tuple[str, str] | None:
+    """``(client name, its origin)`` for a "Back to …" link, or ``None``.
+
+    The link only ever points at the origin of the client's first registered redirect URI (an
+    http(s) URL the client registered with us), never at a URL taken from the request: the
+    account page cannot be turned into an open redirect.
+    """
+    from urllib.parse import urlsplit
+
+    from idp.oauth.clients import client_get
+
+    client = client_get(client_id) if client_id else None
+    if client is None:
+        return None
+    uris = client.redirect_uris.split()
+    if not uris:
+        return None
+    parts = urlsplit(uris[0])
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return client.name, f"{parts.scheme}://{parts.netloc}/"

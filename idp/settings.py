@@ -156,6 +156,10 @@ CELERY_BEAT_SCHEDULE = {
 # --- Email -----------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@idp.example")
+# Text messages (phone verification, accounts.phone.sms): unset SMS_URL prints them to the console.
+SMS_URL = env.str("SMS_URL", default="")
+SMS_TOKEN = env.str("SMS_TOKEN", default="")
+SMS_BACKEND = env.str("SMS_BACKEND", default="")
 
 # --- Authentication ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

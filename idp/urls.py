@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as account_views
 from consent.purposes.urls import api_urlpatterns as consent_api_urlpatterns
 from idp import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("account/", views.home, name="account_home"),
     path("", include("idp.oauth.urls")),
+    path("accounts/email/", account_views.email, name="account_email"),  # before allauth's: guards "primary"
     path("accounts/", include("allauth.urls")),
     path("account/loyalty/", include("loyalty.urls")),
     path("account/", include("accounts.urls")),

@@ -6,16 +6,36 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from idp import selectors, services
+from idp import preferences, selectors, services
 from idp.models import Client
 from idp.oauth.clients import client_get
 
+BACK_CLIENT_SESSION_KEY = "idp_preferences_client_id"
 
+
+@never_cache
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "idp/home.html", {"apps": selectors.client_authorizations_for(request.user)})
+    """The preference center: every app's sections, and a way back to the RP that sent the member.
+
+    RPs link to ``{issuer}/account/?client_id=<their client_id>``; an unknown client id is ignored.
+    """
+    client_id = request.GET.get("client_id")
+    if client_id and selectors.client_home_url(client_id) is not None:
+        request.session[BACK_CLIENT_SESSION_KEY] = client_id
+    back = selectors.client_home_url(request.session.get(BACK_CLIENT_SESSION_KEY))
+    return render(
+        request,
+        "idp/home.html",
+        {
+            "sections": preferences.compose(request),
+            "back_name": back[0] if back else None,
+            "back_url": back[1] if back else None,
+        },
+    )
 
 
 @login_required
@@ -28,6 +48,9 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
 def revoke_app(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     services.client_authorization_revoke(user=request.user, client=client)
+    nxt = request.POST.get("next")
+    if nxt in ("home", "account_home"):
+        return redirect(nxt)
     return redirect("connected_apps")
 
 

@@ -12,10 +12,12 @@ class LoyaltyConfig(AppConfig):
         from idp.oauth.scopes import register_scope
         from loyalty import (
             claims,  # noqa: F401  (registers the ``loyalty`` claims)
+            preferences,
             programs,
         )
         from loyalty.models import Program, ProgramClient, Tier
 
+        preferences.register()
         register_scope("loyalty", _("Your loyalty membership: member number, tier and points balance"))
         register_scope("loyalty:redeem", _("Spend your loyalty points"))
         register_scope("loyalty:earn", _("Credit loyalty points to members (partners)"))

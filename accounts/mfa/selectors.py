@@ -151,3 +151,44 @@ def second_factor_locked(user) -> bool:
 
 def passkey_for_credential_id(credential_id: bytes) -> WebAuthnCredential | None:
     return WebAuthnCredential.objects.select_related("user").filter(credential_id=credential_id).first()
+
+
+@dataclass(frozen=True)
+class FactorSummary:
+    """Counts for the account page's card, in one query."""
+
+    totp: bool
+    email: bool
+    passkeys: int
+    recovery_codes_left: int
+
+
+def factor_summary(user) -> FactorSummary:
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from accounts.models import RecoveryCode
+
+    def count_of(queryset):
+        counted = queryset.order_by().values("user").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+    row = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .annotate(
+            has_totp=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            has_email=Exists(EmailDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            passkey_count=count_of(WebAuthnCredential.objects.filter(user=OuterRef("pk"))),
+            codes_left=count_of(RecoveryCode.objects.filter(user=OuterRef("pk"), used_at__isnull=True)),
+        )
+        .values("has_totp", "has_email", "passkey_count", "codes_left")
+        .first()
+    ) or {"has_totp": False, "has_email": False, "passkey_count": 0, "codes_left": 0}
+    return FactorSummary(
+        totp=row["has_totp"],
+        email=row["has_email"],
+        passkeys=row["passkey_count"],
+        recovery_codes_left=row["codes_left"],
+    )

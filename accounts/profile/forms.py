@@ -104,3 +104,11 @@ class QuestionForm(AttributesForm):
         if not self.errors and not self.changes:
             self.add_error(self.definition.key, forms.ValidationError(_("Answer the question, or skip it.")))
         return cleaned
+
+
+class NameForm(forms.Form):
+    """The member's name as relying parties receive it (``given_name``, ``family_name``, ``nickname``)."""
+
+    family_name = forms.CharField(label=_("Family name"), max_length=150, required=False)
+    given_name = forms.CharField(label=_("Given name"), max_length=150, required=False)
+    nickname = forms.CharField(label=_("Nickname"), max_length=150, required=False)

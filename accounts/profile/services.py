@@ -199,3 +199,19 @@ def attribute_definition_audit(*, definition: AttributeDefinition, by=None, crea
             "by": by.pk if by is not None else None,
         },
     )
+
+
+NAME_FIELDS = ("given_name", "family_name", "nickname")
+
+
+@transaction.atomic
+def profile_name_update(*, user, given_name: str, family_name: str, nickname: str) -> list[str]:
+    """Change the member's name; returns the fields that changed (audited, without their values)."""
+    values = {"given_name": given_name.strip(), "family_name": family_name.strip(), "nickname": nickname.strip()}
+    changed = [field for field in NAME_FIELDS if getattr(user, field) != values[field]]
+    if changed:
+        for field in changed:
+            setattr(user, field, values[field])
+        user.save(update_fields=[*changed, "updated_at"])
+        audit_record(kind="profile.name_updated", user=user, data={"fields": changed})
+    return changed

@@ -8,5 +8,6 @@ from accounts.profile import views
 
 urlpatterns = [
     path("attributes", views.attributes, name="profile_attributes"),
+    path("name", views.name, name="profile_name"),
     path("question", views.question, name="profile_question"),
 ]

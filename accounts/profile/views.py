@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from accounts.profile import selectors, services, validation
-from accounts.profile.forms import AttributesForm, QuestionForm
+from accounts.profile.forms import AttributesForm, NameForm, QuestionForm
 from accounts.profile.interstitial import mark_asked
 from idp.api import DomainError
 
@@ -97,3 +97,17 @@ def question(request: HttpRequest) -> HttpResponse:
         form = QuestionForm(definition=definition)
     context = {"form": form, "field": form[definition.key], "definition": definition, "client": client, "next": nxt}
     return render(request, "accounts/profile/question.html", context, status=status)
+
+
+@never_cache
+@login_required
+def name(request: HttpRequest) -> HttpResponse:
+    """The member's name (what RPs asking for the ``profile`` scope receive)."""
+    user = request.user
+    initial = {field: getattr(user, field) for field in services.NAME_FIELDS}
+    form = NameForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        changed = services.profile_name_update(user=user, **form.cleaned_data)
+        messages.success(request, _("Your name is saved.") if changed else _("Nothing to change."))
+        return redirect("account_home")
+    return render(request, "accounts/profile/name.html", {"form": form}, status=400 if form.errors else 200)

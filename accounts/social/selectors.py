@@ -83,6 +83,13 @@ def provider_name(account: SocialAccount) -> str:
         return account.provider
 
 
+def provider_names(request: HttpRequest | None) -> dict[str, str]:
+    """``{provider id: name}`` of every configured provider, in one query (the account page's card)."""
+    from allauth.socialaccount.adapter import get_adapter
+
+    return {provider.id: provider.name for provider in get_adapter().list_providers(request)}
+
+
 def account_label(account: SocialAccount) -> str:
     """What the member recognises the upstream account by: its email, else its name."""
     data = account.extra_data or {}

@@ -78,6 +78,12 @@ def test_example_relying_party_signs_the_member_in_and_out(example_rp, browser, 
     assert status_of(page.text) == f"Signed in as {member.email}."
     shown = html.unescape(page.text)  # the ID token claims and userinfo, as JSON
     assert f'"sub": "{member.sub}"' in shown
+
+    # "My account": the provider's account page, with a way back to this site's origin.
+    account_url = html.unescape(re.search(r'<a id=my-account href="([^"]+)"', page.text).group(1))
+    account = browser.get(account_url, timeout=20)
+    assert account.status_code == 200 and account.url == account_url
+    assert f'id="back-to-client" class="pc-back" href="{example_rp}/"' in account.text
     assert '"acr": "urn:ciam:acr:password"' in shown
 
     # "Sign out": RP-initiated logout, back to the relying party with its state.

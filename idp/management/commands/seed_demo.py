@@ -84,4 +84,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  Member login: http://127.0.0.1:8000/accounts/login/  {member['email']} / {member['password']}"
         )
+        self.stdout.write("  My account:   http://127.0.0.1:8000/account/  (SMS codes are printed here)")
         self.stdout.write("  Demo sites:   make example  (then open http://127.0.0.1:9001 and http://127.0.0.1:9002)")

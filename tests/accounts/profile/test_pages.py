@@ -91,3 +91,28 @@ def test_csrf_is_enforced(member, attrs):
 def test_no_definitions_yet(client, member):
     login(client, member)
     assert "nothing to fill in" in client.get(URL).content.decode()
+
+
+def test_the_member_edits_their_name(client, member):
+    from idp.models import AuditEvent
+
+    client.force_login(member)
+    page = client.get("/account/profile/name")
+    assert page.status_code == 200 and 'value="Hanako"' in page.content.decode()
+
+    resp = client.post("/account/profile/name", {"given_name": " Aiko ", "family_name": "Yamada", "nickname": "Ai"})
+
+    assert resp.status_code == 302 and resp["Location"] == "/account/"
+    member.refresh_from_db()
+    assert (member.given_name, member.family_name, member.nickname) == ("Aiko", "Yamada", "Ai")
+    event = AuditEvent.objects.get(kind="profile.name_updated", user=member)
+    assert event.data == {"fields": ["given_name", "nickname"]}
+    assert "Aiko Yamada" in client.get("/account/").content.decode()
+
+
+def test_a_too_long_name_is_a_form_error(client, member):
+    client.force_login(member)
+    resp = client.post("/account/profile/name", {"given_name": "x" * 151, "family_name": "", "nickname": ""})
+    assert resp.status_code == 400
+    member.refresh_from_db()
+    assert member.given_name == "Hanako"
