@@ -52,10 +52,14 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 
 @receiver(allauth_signals.user_signed_up, dispatch_uid="accounts.security.signup")
-def on_signed_up(sender, request, user, **kwargs):
+def on_signed_up(sender, request, user, sociallogin=None, signup_method: str = "", **kwargs):
     if request is not None:
         setattr(request, _SIGNED_UP, True)
-        services.signup_record(request=request, user=user)
+        if sociallogin is not None:
+            method = services.SIGNUP_SOCIAL_PREFIX + sociallogin.account.provider
+        else:
+            method = signup_method or services.SIGNUP_PASSWORD
+        services.signup_record(request=request, user=user, method=method)
 
 
 @receiver(allauth_signals.password_changed, dispatch_uid="accounts.security.password_changed")

@@ -130,9 +130,16 @@ def logout_record(*, request: HttpRequest, user) -> None:
     )
 
 
+# How an account was created, kept in the ``signup`` event's ``data["method"]`` (the dashboard
+# counts sign-ups by it): a password, a passkey, or ``social:<provider id>``.
+SIGNUP_PASSWORD = "password"
+SIGNUP_PASSKEY = "passkey"
+SIGNUP_SOCIAL_PREFIX = "social:"
+
+
 @transaction.atomic
-def signup_record(*, request: HttpRequest, user) -> SecurityEvent:
-    return security_event_record(kind=Kind.SIGNUP, user=user, request=request)
+def signup_record(*, request: HttpRequest, user, method: str = SIGNUP_PASSWORD) -> SecurityEvent:
+    return security_event_record(kind=Kind.SIGNUP, user=user, request=request, data={"method": method})
 
 
 # --- known devices -----------------------------------------------------------------------------------
