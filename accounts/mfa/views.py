@@ -720,9 +720,7 @@ def passkey_signup(request: HttpRequest) -> HttpResponse:
 
 def _signup_login(request: HttpRequest, user, nxt: str | None) -> HttpResponse:
     """allauth's complete_signup, with the passkey recorded as this login's authentication."""
-    account_signals.user_signed_up.send(
-        sender=user.__class__, request=request, user=user, signup_method=SIGNUP_PASSKEY
-    )
+    account_signals.user_signed_up.send(sender=user.__class__, request=request, user=user, signup_method=SIGNUP_PASSKEY)
     login = Login(user=user, redirect_url=nxt, signup=True)
     credential = user.webauthn_credentials.first()
     record_authentication(request, user, method="passkey", id=credential.pk if credential else None)

@@ -26,7 +26,7 @@ def _has_session(request) -> bool:
 @receiver(auth_signals.user_logged_in, dispatch_uid="accounts.security.login")
 def on_logged_in(sender, request, user, **kwargs):
     if _has_session(request):
-        services.login_record(request=request, user=user)
+        services.login_record(request=request, user=user, signup=getattr(request, _SIGNED_UP, False))
 
 
 @receiver(allauth_signals.user_logged_in, dispatch_uid="accounts.security.login_device")

@@ -32,8 +32,9 @@ METHOD_LABELS = {
     "passkey": _("Passkey"),
     "code": _("Emailed code"),
     "password_reset": _("Password reset link"),
+    "signup": _("Right after sign-up"),
     "other": _("Other"),
-    accounts.SIGNUP_UNRECORDED: _("Not recorded (before recording began, admin, import)"),
+    accounts.SIGNUP_UNRECORDED: _("Not recorded"),
 }
 FACTOR_LABELS = {
     "totp": _("Authenticator app"),
@@ -64,12 +65,16 @@ def flows(day: date, *, until: datetime | None = None) -> list[tuple[str, str, i
     start, end = day_bounds(day)
     if until is not None:
         end = min(end, until)
-    rows = [(SIGNUPS, "", accounts.signups_between(start=start, end=end))]
-    rows += [
-        (SIGNUPS_BY_METHOD, m, n) for m, n in sorted(accounts.signups_by_method_between(start=start, end=end).items())
-    ]
-    by_method, second = accounts.logins_between(start=start, end=end)
-    rows += [(LOGINS, m, n) for m, n in sorted(by_method.items())]
+    signups = accounts.signups_between(start=start, end=end)
+    by_method = accounts.signups_by_method_between(start=start, end=end)
+    # Accounts created without a sign-up event (admin, imports, before methods were recorded).
+    unrecorded = signups - sum(by_method.values())
+    if unrecorded > 0:
+        by_method[accounts.SIGNUP_UNRECORDED] = by_method.get(accounts.SIGNUP_UNRECORDED, 0) + unrecorded
+    rows = [(SIGNUPS, "", signups)]
+    rows += [(SIGNUPS_BY_METHOD, m, n) for m, n in sorted(by_method.items())]
+    logins, second = accounts.logins_between(start=start, end=end)
+    rows += [(LOGINS, m, n) for m, n in sorted(logins.items())]
     rows.append((LOGINS_SECOND_FACTOR, "", second))
     rows.append((ACTIVE_DAY, "", accounts.active_members_between(start=start, end=end)))
     rows.append((ERASURES_REQUESTED, "", privacy.erasures_requested_between(start=start, end=end)))

@@ -16,6 +16,19 @@ from idp.dashboard import charts, metrics
 from idp.models import DailyMetric
 
 PERIODS = (30, 90)
+# A day has figures for a flow metric when its sign-ups were counted, for a stock when its members were.
+_FLOWS = (
+    metrics.SIGNUPS,
+    metrics.SIGNUPS_BY_METHOD,
+    metrics.LOGINS,
+    metrics.LOGINS_SECOND_FACTOR,
+    metrics.ACTIVE_DAY,
+    metrics.ERASURES_REQUESTED,
+)
+_COVERAGE = {m: metrics.SIGNUPS for m in _FLOWS} | {
+    m: metrics.MEMBERS
+    for m in (metrics.MEMBERS, metrics.ACTIVE_30D, metrics.FACTORS, metrics.CONSENT_GRANTED, metrics.ERASURES_BY_STATE)
+}
 
 
 def shown(value: int | None) -> str:
@@ -78,7 +91,9 @@ def _rollup(first: date, last: date) -> tuple[dict, timezone.datetime | None]:
 
 
 def _series(data: dict, metric: str, days: list[date], dimension: str = "") -> list[int | None]:
-    return [data[metric][d].get(dimension) if d in data[metric] else None for d in days]
+    """Values per day: None for a day without figures, 0 for a breakdown missing on a day with."""
+    covered = data[_COVERAGE[metric]]
+    return [data[metric].get(d, {}).get(dimension, 0) if d in covered else None for d in days]
 
 
 def _dimensions(data: dict, metric: str, days: list[date]) -> list[str]:
@@ -100,7 +115,7 @@ def dashboard(*, days: int = 30) -> dict:
     for metric, dimension, value in metrics.flows(today, until=timezone.now()):
         data[metric][today][dimension] = value
     all_days = [*day_list, today]
-    day_labels = [formats.date_format(d, "SHORT_DATE_FORMAT") for d in day_list] + [str(_("today so far"))]
+    day_labels = [d.isoformat() for d in day_list] + [str(_("today so far"))]
     latest = max((d for d in day_list if d in data[metrics.MEMBERS]), default=None)
 
     sections = [
@@ -170,12 +185,7 @@ def _signups(data, all_days, labels) -> Section:
 def _logins(data, all_days, labels) -> Section:
     methods = _dimensions(data, metrics.LOGINS, all_days)
     by_method = {m: _series(data, metrics.LOGINS, all_days, m) for m in methods}
-    total = [
-        None
-        if d not in data[metrics.LOGINS] and d not in data[metrics.LOGINS_SECOND_FACTOR]
-        else sum(data[metrics.LOGINS].get(d, {}).values())
-        for d in all_days
-    ]
+    total = [sum(data[metrics.LOGINS].get(d, {}).values()) if d in data[metrics.SIGNUPS] else None for d in all_days]
     second = _series(data, metrics.LOGINS_SECOND_FACTOR, all_days)
     columns = [(_("Sign-ins"), total), (_("With a second step"), second)]
     columns += [(metrics.method_label(m), by_method[m]) for m in methods]
