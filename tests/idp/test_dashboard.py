@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -239,3 +240,96 @@ def test_recomputing_a_day_replaces_it(history, staff):
     # Created without the sign-up flow (no sign-up event): counted, as "not recorded".
     assert rows[("signups_by_method", "unrecorded")] == 1 and rows[("signups_by_method", "password")] == 2
     assert DailyMetric.objects.count() == len(first) + 1 == len(rows)
+
+
+def test_only_active_staff_with_a_second_factor_see_it(client, member, admin_user):
+    anonymous = client.get(URL)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/admin/login/")
+    assert client.get(anonymous["Location"])["Location"].startswith("/accounts/login/")
+
+    force_login_with_mfa(client, member)  # a member, even with a second factor
+    resp = client.get(URL, follow=True)
+    assert resp.status_code == 403
+    assert b"signups-per-day" not in resp.content
+
+    staff = Client()
+    staff.force_login(admin_user)  # staff without a second factor in this session: step-up first
+    resp = staff.get(URL, follow=True)
+    assert resp.redirect_chain[-1][0].startswith(reverse("accounts:step_up") + "?")
+    assert b"signups-per-day" not in resp.content
+
+    admin_user.is_active = False
+    admin_user.save(update_fields=["is_active"])
+    inactive = Client()
+    force_login_with_mfa(inactive, admin_user)
+    assert b"signups-per-day" not in inactive.get(URL, follow=True).content
+
+
+def test_the_admin_header_links_to_it(staff):
+    index = staff.get("/admin/")
+    assert index.status_code == 200
+    assert f'href="{URL}"' in index.content.decode()
+
+
+def test_the_period_is_30_or_90_days_and_the_queries_do_not_grow_with_it(staff, django_assert_max_num_queries):
+    services.metrics_rollup(days=90)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for days in (30, 90):
+        with CaptureQueriesContext(connection) as queries:
+            tables = page_tables(staff, days=days)
+        counts[days] = len(queries)
+        rows = by_row(tables["signups-per-day"])
+        assert len(rows) == days + 1 and "today so far" in rows
+        assert rows[(metrics.today() - timedelta(days=days)).isoformat()]["Sign-ups"] == "0"
+    assert counts[30] == counts[90] <= 15, counts
+    assert len(by_row(page_tables(staff, days="365")["signups-per-day"])) == 31  # unknown period: 30 days
+    assert len(by_row(page_tables(staff, days="x")["signups-per-day"])) == 31
+
+
+def test_small_counts_are_hidden(history, client, admin_user, settings):
+    settings.IDP_DASHBOARD_SMALL_COUNT = 5
+    force_login_with_mfa(client, admin_user)
+    services.metrics_rollup(days=3)
+    tables = page_tables(client)
+    day = by_row(tables["signups-per-day"])[history.isoformat()]
+    assert day["Sign-ups"] == "<5" and day["Password"] == "<5"
+    assert by_row(tables["signups-per-day"])[(history + timedelta(days=1)).isoformat()]["Sign-ups"] == "0"
+    # A share computed from a hidden count is hidden too.
+    assert by_row(tables["consent-latest"])["marketing_email"] == {"Members who agreed": "<5", "Rate": "–"}
+
+    settings.IDP_DASHBOARD_SMALL_COUNT = 2
+    tables = page_tables(client)
+    assert by_row(tables["signups-per-day"])[history.isoformat()]["Password"] == "2"
+    assert by_row(tables["signups-per-day"])[history.isoformat()]["Passkey"] == "<2"
+
+
+def test_charts_are_inline_svg_with_titles_and_no_inline_script_or_style(staff):
+    services.metrics_rollup(days=2)
+    resp = staff.get(URL)
+    html = resp.content.decode()
+    csp = resp["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') >= 8
+    assert '<title id="chart-signups-1">Sign-ups per day</title>' in html
+    assert " style=" not in html and "<script>" not in html
+
+
+def test_the_command_and_the_beat_task_roll_up(db, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from idp.dashboard import tasks
+
+    out = StringIO()
+    call_command("metrics_rollup", days=3, stdout=out)
+    yesterday = metrics.today() - timedelta(days=1)
+    assert f"Rolled up 3 day(s): {yesterday - timedelta(days=2)} to {yesterday}." in out.getvalue()
+    assert set(DailyMetric.objects.values_list("day", flat=True)) == {yesterday - timedelta(days=i) for i in range(3)}
+
+    entry = settings.CELERY_BEAT_SCHEDULE["dashboard-metrics-rollup"]
+    assert entry["task"] == tasks.metrics_rollup.name
+    assert tasks.metrics_rollup.delay().get() == [(yesterday - timedelta(days=1)).isoformat(), yesterday.isoformat()]
