@@ -134,6 +134,7 @@ def dashboard(*, days: int = 30) -> dict:
         "first": first,
         "last": last,
         "latest": latest,
+        "behind": latest != last,
         "computed_at": computed_at,
         "summary": [
             (_("Members"), shown(members)),

@@ -332,4 +332,4 @@ def test_the_command_and_the_beat_task_roll_up(db, settings):
 
     entry = settings.CELERY_BEAT_SCHEDULE["dashboard-metrics-rollup"]
     assert entry["task"] == tasks.metrics_rollup.name
-    assert tasks.metrics_rollup.delay().get() == [(yesterday - timedelta(days=1)).isoformat(), yesterday.isoformat()]
+    assert tasks.metrics_rollup.apply().get() == [(yesterday - timedelta(days=1)).isoformat(), yesterday.isoformat()]
