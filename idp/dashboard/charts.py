@@ -69,9 +69,10 @@ def columns(points: list[tuple[str, float, str]], *, percent: bool = False) -> d
                 shown=shown,
             )
         )
+    # Counts get whole-number ticks only (no "0.5 sign-ups").
+    fractions = (0, 0.5, 1) if percent or top >= 2 else (0, 1)
     ticks = [
-        Tick(y=round(PAD_TOP + plot_h - plot_h * f, 2), label=f"{top * f:g}{'%' if percent else ''}")
-        for f in (0, 0.5, 1)
+        Tick(y=round(PAD_TOP + plot_h - plot_h * f, 2), label=f"{top * f:g}{'%' if percent else ''}") for f in fractions
     ]
     first = points[0][0] if points else ""
     last = points[-1][0] if points else ""

@@ -67,6 +67,7 @@ class Table:
     caption: str
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
+    per_day: bool = False  # a long table: folded under its chart
 
 
 @dataclass
@@ -148,7 +149,7 @@ def dashboard(*, days: int = 30) -> dict:
 
 def _day_table(tid, caption, first_header, columns, all_days, labels) -> Table:
     """Rows per day: label, then each column's series value as shown."""
-    table = Table(id=tid, caption=str(caption), header=[str(first_header), *[str(c[0]) for c in columns]])
+    table = Table(id=tid, caption=str(caption), header=[str(first_header), *[str(c[0]) for c in columns]], per_day=True)
     for i, label in enumerate(labels):
         table.rows.append([label, *[shown(series[i]) for _name, series in columns]])
     return table
