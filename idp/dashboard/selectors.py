@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -79,7 +78,7 @@ class Section:
     tables: list[Table]
 
 
-def _rollup(first: date, last: date) -> tuple[dict, timezone.datetime | None]:
+def _rollup(first: date, last: date) -> tuple[dict, datetime | None]:
     """{metric: {day: {dimension: value}}} for [first, last], in one query."""
     data: dict = defaultdict(lambda: defaultdict(dict))
     computed = None
@@ -328,7 +327,3 @@ def _erasures(data, all_days, labels, latest) -> Section:
             ),
         ],
     )
-
-
-def latest_rollup_day() -> date | None:
-    return DailyMetric.objects.aggregate(d=Max("day"))["d"]
