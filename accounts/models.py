@@ -61,6 +61,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+        # Sign-ups per day and members at a date (the dashboard's rollup, docs/dashboard.md).
+        indexes = [models.Index(fields=["date_joined"], name="user_date_joined_idx")]
 
     def __str__(self) -> str:
         return self.email
@@ -116,7 +118,12 @@ class SecurityEvent(models.Model):
         verbose_name = _("security event")
         verbose_name_plural = _("security events")
         ordering = ["-created", "-id"]
-        indexes = [models.Index(fields=["user", "-created"])]
+        indexes = [
+            models.Index(fields=["user", "-created"]),
+            # The dashboard's rollup counts one kind over one day (idp/dashboard, docs/dashboard.md).
+            # The member is the last key column: counting active members is an index-only scan.
+            models.Index(fields=["kind", "created", "user"], name="security_event_kind_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.created:%Y-%m-%d %H:%M})"

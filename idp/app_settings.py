@@ -21,5 +21,15 @@ class _AppSettings:
         """
         return self._get("CLIENT_CACHE_SECONDS", 10)
 
+    @property
+    def DASHBOARD_SMALL_COUNT(self) -> int:
+        """Counts from 1 to this minus one show on the staff dashboard as "<N" (0 or 1: exact).
+
+        Every active staff member sees the dashboard, also those who may not look at members: a
+        breakdown cell such as "1 sign-up through the partner IdP on Tuesday" must not single
+        anyone out. Totals and zeros stay exact; percentages of a hidden count are hidden too.
+        """
+        return self._get("DASHBOARD_SMALL_COUNT", 5)
+
 
 app_settings = _AppSettings()

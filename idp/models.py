@@ -142,3 +142,29 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.created:%Y-%m-%d %H:%M:%S}"
+
+
+class DailyMetric(models.Model):
+    """One figure of the staff dashboard for one day (``idp.dashboard``), e.g. sign-ups by passkey.
+
+    Filled by the rollup (``idp.dashboard.services.metrics_rollup``): recomputing a day replaces
+    all of that day's rows, so the table holds aggregates only, never a member.
+    ``dimension`` is "" for a metric without a breakdown.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField(_("day"))
+    metric = models.CharField(_("metric"), max_length=64)
+    dimension = models.CharField(_("breakdown"), max_length=100, blank=True)
+    value = models.BigIntegerField(_("value"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("daily metric")
+        verbose_name_plural = _("daily metrics")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "metric", "dimension"], name="daily_metric_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric}[{self.dimension}] = {self.value}"

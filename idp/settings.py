@@ -150,6 +150,8 @@ CELERY_BEAT_SCHEDULE = {
     "consent-outbox-sweep": {"task": "consent.outbox.sweep", "schedule": timedelta(minutes=1)},
     "loyalty-expire-points": {"task": "loyalty.tasks.expire_points", "schedule": timedelta(hours=1)},
     "loyalty-recompute-tiers": {"task": "loyalty.tasks.recompute_tiers", "schedule": crontab(hour=3, minute=15)},
+    # Staff dashboard: yesterday's figures (and the day before again), idp/dashboard/services.py.
+    "dashboard-metrics-rollup": {"task": "idp.dashboard.metrics_rollup", "schedule": crontab(hour=0, minute=20)},
     "loyalty-purge-idempotency-keys": {"task": "loyalty.tasks.purge_idempotency_keys", "schedule": timedelta(days=1)},
 }
 

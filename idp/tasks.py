@@ -14,3 +14,6 @@ def clear_expired_tokens() -> None:
 def ping(value: str) -> str:
     """Round trip through the broker; used by health checks and the process tests."""
     return value
+
+
+from idp.dashboard.tasks import metrics_rollup  # noqa: E402, F401 - registers the task with Celery

@@ -4,6 +4,7 @@ from django.urls import include, path
 from accounts import views as account_views
 from consent.purposes.urls import api_urlpatterns as consent_api_urlpatterns
 from idp import views
+from idp.dashboard import views as dashboard_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,5 +26,7 @@ urlpatterns = [
     path("api/v1/loyalty/", include("loyalty.api.urls")),
     path("api/v1/profile/", include("accounts.profile.api")),
     path("healthz", views.healthz, name="healthz"),
+    # Before the admin's own URLs; admin_view lets in active staff whose session has a second factor.
+    path("admin/dashboard/", admin.site.admin_view(dashboard_views.dashboard), name="admin_dashboard"),
     path("admin/", admin.site.urls),
 ]

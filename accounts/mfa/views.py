@@ -33,6 +33,7 @@ from accounts.mfa import passkeys, selectors, services
 from accounts.mfa.forms import CodeForm, CredentialForm, PasskeyAddForm, PasskeyRenameForm, TOTPConfirmForm
 from accounts.mfa.stages import ENROL, VERIFY, SecondFactorStage
 from accounts.models import WebAuthnCredential
+from accounts.security.services import SIGNUP_PASSKEY
 from accounts.services import ACR_LEVELS, ACR_MFA, ACR_PHISHING_RESISTANT
 
 TOTP_SESSION_KEY = "accounts_mfa_totp_setup"
@@ -719,7 +720,7 @@ def passkey_signup(request: HttpRequest) -> HttpResponse:
 
 def _signup_login(request: HttpRequest, user, nxt: str | None) -> HttpResponse:
     """allauth's complete_signup, with the passkey recorded as this login's authentication."""
-    account_signals.user_signed_up.send(sender=user.__class__, request=request, user=user)
+    account_signals.user_signed_up.send(sender=user.__class__, request=request, user=user, signup_method=SIGNUP_PASSKEY)
     login = Login(user=user, redirect_url=nxt, signup=True)
     credential = user.webauthn_credentials.first()
     record_authentication(request, user, method="passkey", id=credential.pk if credential else None)

@@ -26,7 +26,7 @@ def _has_session(request) -> bool:
 @receiver(auth_signals.user_logged_in, dispatch_uid="accounts.security.login")
 def on_logged_in(sender, request, user, **kwargs):
     if _has_session(request):
-        services.login_record(request=request, user=user)
+        services.login_record(request=request, user=user, signup=getattr(request, _SIGNED_UP, False))
 
 
 @receiver(allauth_signals.user_logged_in, dispatch_uid="accounts.security.login_device")
@@ -52,10 +52,14 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 
 @receiver(allauth_signals.user_signed_up, dispatch_uid="accounts.security.signup")
-def on_signed_up(sender, request, user, **kwargs):
+def on_signed_up(sender, request, user, sociallogin=None, signup_method: str = "", **kwargs):
     if request is not None:
         setattr(request, _SIGNED_UP, True)
-        services.signup_record(request=request, user=user)
+        if sociallogin is not None:
+            method = services.SIGNUP_SOCIAL_PREFIX + sociallogin.account.provider
+        else:
+            method = signup_method or services.SIGNUP_PASSWORD
+        services.signup_record(request=request, user=user, method=method)
 
 
 @receiver(allauth_signals.password_changed, dispatch_uid="accounts.security.password_changed")

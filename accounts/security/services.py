@@ -71,8 +71,12 @@ def _login_id(login: str) -> str:
 
 
 @transaction.atomic
-def login_record(*, request: HttpRequest, user) -> UserSession:
-    """A session was signed in: its row on the sessions page and a "signed in" event with the method."""
+def login_record(*, request: HttpRequest, user, signup: bool = False) -> UserSession:
+    """A session was signed in: its row on the sessions page and a "signed in" event with the method.
+
+    The method is the first authentication record's; a sign-up that signs in without one
+    (allauth records none for a password sign-up) is ``signup``, anything else ``other``.
+    """
     session = request.session
     if session.session_key is None:  # login() flushed a session of another user
         session.save()
@@ -99,7 +103,12 @@ def login_record(*, request: HttpRequest, user) -> UserSession:
         unique_fields=["session_key"],
         update_fields=list(fields),
     )
-    data = {"method": methods[0] if methods else "other", "methods": methods, "amr": amr, "session": row.pk}
+    data = {
+        "method": methods[0] if methods else ("signup" if signup else "other"),
+        "methods": methods,
+        "amr": amr,
+        "session": row.pk,
+    }
     providers = [r["provider"] for r in records if r.get("method") == "socialaccount" and r.get("provider")]
     if providers:
         data["provider"] = providers[-1]
@@ -130,9 +139,16 @@ def logout_record(*, request: HttpRequest, user) -> None:
     )
 
 
+# How an account was created, kept in the ``signup`` event's ``data["method"]`` (the dashboard
+# counts sign-ups by it): a password, a passkey, or ``social:<provider id>``.
+SIGNUP_PASSWORD = "password"
+SIGNUP_PASSKEY = "passkey"
+SIGNUP_SOCIAL_PREFIX = "social:"
+
+
 @transaction.atomic
-def signup_record(*, request: HttpRequest, user) -> SecurityEvent:
-    return security_event_record(kind=Kind.SIGNUP, user=user, request=request)
+def signup_record(*, request: HttpRequest, user, method: str = SIGNUP_PASSWORD) -> SecurityEvent:
+    return security_event_record(kind=Kind.SIGNUP, user=user, request=request, data={"method": method})
 
 
 # --- known devices -----------------------------------------------------------------------------------

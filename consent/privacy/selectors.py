@@ -170,3 +170,21 @@ def exports_stalled(*, now: datetime | None = None) -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+# --- aggregates for the staff dashboard (idp.dashboard) ----------------------------------------------
+
+
+def erasures_requested_between(*, start, end) -> int:
+    return ErasureRequest.objects.filter(created__gte=start, created__lt=end).count()
+
+
+def erasure_counts_by_state(*, end) -> dict[str, int]:
+    """Erasure requests made before ``end``, by their current state (every state listed)."""
+    from django.db.models import Count
+
+    counts = dict.fromkeys(ErasureRequest.State.values, 0)
+    rows = ErasureRequest.objects.filter(created__lt=end).values("state").annotate(n=Count("id")).order_by()
+    for row in rows:
+        counts[row["state"]] = row["n"]
+    return counts

@@ -260,3 +260,20 @@ def audience_iter(*, purpose: Purpose, channel: str, batch: int = 2000):
     while after is not None:
         page, after = audience_page(purpose=purpose, channel=channel, after=after, limit=batch)
         yield from page
+
+
+def granted_counts(*, end) -> dict[str, int]:
+    """For the staff dashboard: members whose current consent to each purpose is a grant made
+    before ``end``, by purpose code (every purpose listed, 0 included). Aggregates only."""
+    from django.db.models import Count
+
+    counts = dict.fromkeys(Purpose.objects.order_by("position", "code").values_list("code", flat=True), 0)
+    rows = (
+        ConsentState.objects.filter(granted=True, since__lt=end)
+        .values("purpose__code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["purpose__code"]] = row["n"]
+    return counts
