@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_profile_attributes'),
+        ('accounts', '0005_phone_verification'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
 

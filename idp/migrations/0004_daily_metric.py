@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('idp', '0002_client_backchannel_logout_uri_client_require_mfa'),
+        ('idp', '0003_client_config_permissions'),
     ]
 
     operations = [
