@@ -151,6 +151,14 @@ class StaffAdminMixin(MaskingMixin):
             return self._mask_names(links, self._pii())
         return links
 
+    def get_changelist_instance(self, request):
+        """Rows print their ``str()`` (the action checkbox's label, ``__str__`` columns): masked."""
+        changelist = super().get_changelist_instance(request)
+        if self.staff_masked_for(request) and not changelist.list_editable:
+            name = self.model._meta.verbose_name
+            changelist.result_list = [_MaskedOriginal(row, f"{name} #{row.pk}") for row in changelist.result_list]
+        return changelist
+
     def get_search_fields(self, request):
         """Without the unmask permission, personal fields match only exactly (no prefix oracle)."""
         fields = super().get_search_fields(request)
@@ -169,6 +177,14 @@ class StaffAdminMixin(MaskingMixin):
         for inline in inlines:
             inline.__class__ = staff_inline_class(type(inline))
         return inlines
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        """Inline rows print their object's ``str()`` (often the member's email): masked too."""
+        inline_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        if obj is not None and self.staff_masked_for(request, obj):
+            for inline_formset in inline_formsets:
+                inline_formset.__class__ = _masked_inline_formset_class(type(inline_formset))
+        return inline_formsets
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and self.staff_masked_for(request, obj):
@@ -281,6 +297,20 @@ def _audited_view(model_admin, view, url_name: str):
         return response
 
     return wrapper
+
+
+@functools.cache
+def _masked_inline_formset_class(cls):
+    class MaskedInlineAdminFormSet(cls):
+        def __iter__(self):
+            for inline_form in super().__iter__():
+                original = inline_form.original
+                if original is not None and not isinstance(original, _MaskedOriginal):
+                    text = f"{original._meta.verbose_name} #{original.pk}"
+                    inline_form.original = _MaskedOriginal(original, text)
+                yield inline_form
+
+    return MaskedInlineAdminFormSet
 
 
 @functools.cache

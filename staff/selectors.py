@@ -165,14 +165,20 @@ def customer_overview(*, user, masked: bool) -> CustomerOverview:
         .select_related("membership")
         .order_by("-created", "-id")[:rows]
     ]
+
+    def named(rows_: list[dict]) -> list[dict]:  # members name their devices ("Hanako's laptop")
+        return [{**r, "name": m("name", r["name"])} for r in rows_]
+
     mfa = {
-        "totp": list(TOTPDevice.objects.filter(user=user, confirmed=True).values("name", "created_at", "last_used_at")),
+        "totp": named(
+            list(TOTPDevice.objects.filter(user=user, confirmed=True).values("name", "created_at", "last_used_at"))
+        ),
         "email": [
-            {**d, "email": m("email", d["email"])}
+            {**d, "email": m("email", d["email"]), "name": m("name", d["name"])}
             for d in EmailDevice.objects.filter(user=user, confirmed=True).values("name", "email", "last_used_at")
         ],
-        "passkeys": list(
-            WebAuthnCredential.objects.filter(user=user).order_by("pk").values("name", "created", "last_used_at")
+        "passkeys": named(
+            list(WebAuthnCredential.objects.filter(user=user).order_by("pk").values("name", "created", "last_used_at"))
         ),
         "recovery_codes_left": RecoveryCode.objects.filter(user=user, used_at__isnull=True).count(),
     }
