@@ -137,7 +137,8 @@ def _masked_display(model, field_name: str, kind: str):
 
 
 class StaffAdminMixin(MaskingMixin):
-    staff_self_audited: tuple[str, ...] = ()  # custom pages that write their own audit entries
+    # An admin lists its custom pages that write their own audit entries in ``staff_self_audited``
+    # (not declared here: the mixin comes first in the MRO and would hide the admin's own value).
 
     def get_list_display(self, request):
         names = super().get_list_display(request)
@@ -275,7 +276,12 @@ class StaffAdminMixin(MaskingMixin):
         standard = {"{}_{}_{}".format(*info, suffix) for suffix in STANDARD_URLS}
         for pattern in urls:
             name = getattr(pattern, "name", None)
-            if name and name not in standard and name not in self.staff_self_audited and hasattr(pattern, "callback"):
+            if (
+                name
+                and name not in standard
+                and name not in getattr(self, "staff_self_audited", ())
+                and hasattr(pattern, "callback")
+            ):
                 pattern.callback = _audited_view(self, pattern.callback, name)
         return urls
 
