@@ -225,6 +225,26 @@ class StaffAdminMixin(MaskingMixin):
                 )
         return response
 
+    def changelist_view(self, request, extra_context=None):
+        """A list of members' rows is a view of their personal data too (the search term is not
+        kept: it is often an email address)."""
+        response = super().changelist_view(request, extra_context)
+        if request.method == "GET" and self._pii() and getattr(response, "status_code", 0) == 200:
+            changelist = (getattr(response, "context_data", None) or {}).get("cl")
+            if changelist is not None and changelist.result_list:
+                self._audit(
+                    request,
+                    action="view_pii",
+                    name="changelist",
+                    target=self.model,
+                    details={
+                        "masked": self.staff_masked_for(request),
+                        "rows": len(changelist.result_list),
+                        "searched": bool(changelist.query),
+                    },
+                )
+        return response
+
     def construct_change_message(self, request, form, formsets, add=False):
         names = list(getattr(form, "changed_data", []) or [])
         for formset in formsets or ():

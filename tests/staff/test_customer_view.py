@@ -12,11 +12,12 @@ from accounts.models import SecurityEvent, UserSession
 from consent.models import ErasureRequest
 from consent.privacy import registry
 from consent.privacy import services as privacy_services
+from idp.models import ClientAuthorization
 from loyalty import services as loyalty_services
 from staff import services
 from staff.models import AuditEntry
-from tests.consent.privacy.conftest import rich_member_data
 from tests.conftest import make_client
+from tests.consent.privacy.conftest import rich_member_data
 from tests.loyalty.conftest import make_program
 from tests.staff.conftest import leaked
 
@@ -82,8 +83,6 @@ def test_the_page_answers_in_a_bounded_number_of_queries(staff_as, rich, django_
         SecurityEvent.objects.create(user=member, kind=SecurityEvent.Kind.LOGIN)
         loyalty_services.points_adjust(membership_id=membership.pk, points=1, reason="r", actor=None)
         other, _secret = make_client(name=f"RP {i}")
-        from idp.models import ClientAuthorization
-
         ClientAuthorization.objects.create(user=member, client=other, scope="openid")
     with django_assert_max_num_queries(len(first.captured_queries)):
         response = browser.get(url)

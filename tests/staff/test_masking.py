@@ -139,3 +139,14 @@ def test_a_masked_role_cannot_change_members(staff_as, rich):
     assert response.status_code == 403
     member.refresh_from_db()
     assert member.email == "member@example.com"
+
+
+def test_lists_of_members_are_audited_without_the_search_term(staff_as, rich):
+    browser, agent = staff_as("support_agent")
+    browser.get("/admin/accounts/user/")
+    browser.get("/admin/accounts/user/", {"q": "member@example.com"})
+    browser.get("/admin/accounts/user/", {"q": "nobody@example.com"})  # no rows shown: nothing seen
+    listed = list(AuditEntry.objects.filter(action="view_pii", name="changelist", actor=agent).order_by("id"))
+    assert [e.details["searched"] for e in listed] == [False, True]
+    assert listed[0].target_type.model == "user" and listed[0].member is None and listed[0].details["masked"]
+    assert all("member@example.com" not in str((e.details, e.reason, e.fields, e.object_id)) for e in listed)
