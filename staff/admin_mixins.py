@@ -197,10 +197,12 @@ class StaffAdminMixin(MaskingMixin):
     def history_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
         if obj is not None and self.staff_masked_for(request, obj):
+            text = f"{self.model._meta.verbose_name} #{obj.pk}"
             extra_context = {
                 **(extra_context or {}),
-                "title": _("Change history: %s") % f"{self.model._meta.verbose_name} #{obj.pk}",
+                "title": _("Change history: %s") % text,
                 "subtitle": None,
+                "object": _MaskedOriginal(obj, text),
             }
         return super().history_view(request, object_id, extra_context)
 

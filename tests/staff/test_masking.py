@@ -150,3 +150,12 @@ def test_lists_of_members_are_audited_without_the_search_term(staff_as, rich):
     assert [e.details["searched"] for e in listed] == [False, True]
     assert listed[0].target_type.model == "user" and listed[0].member is None and listed[0].details["masked"]
     assert all("member@example.com" not in str((e.details, e.reason, e.fields, e.object_id)) for e in listed)
+
+
+def test_history_and_popups_are_masked_too(staff_as, rich):
+    member, _data = rich
+    browser, _agent = staff_as("support_agent")
+    history = browser.get(f"/admin/accounts/user/{member.pk}/history/")
+    assert history.status_code == 200 and leaked(history.content.decode()) == []
+    popup = browser.get("/admin/accounts/user/", {"_popup": "1", "_to_field": "id"})
+    assert popup.status_code == 200 and leaked(popup.content.decode()) == []

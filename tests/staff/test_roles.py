@@ -51,6 +51,7 @@ ALLOWED = {
 @pytest.mark.parametrize("role_key", sorted(ALLOWED))
 def test_each_role_sees_only_its_admin_sections(staff_as, role_key):
     browser, _user = staff_as(role_key)
+    assert browser.get("/admin/").status_code == 200
     answers = {name: browser.get(url).status_code for name, url in SECTIONS.items()}
     assert {name for name, status in answers.items() if status == 200} == ALLOWED[role_key], answers
     assert {status for name, status in answers.items() if name not in ALLOWED[role_key]} <= {403}
@@ -81,3 +82,17 @@ def test_an_unknown_permission_in_a_role_fails_loudly(db, monkeypatch):
     monkeypatch.setitem(roles.ROLES, "x", broken)
     with pytest.raises(services.UnknownPermission, match="accounts.view_nothing"):
         services.roles_sync()
+
+
+def test_the_superuser_opens_add_pages_of_every_kind_unmasked(staff_as, member):
+    browser, _user = staff_as("superuser")
+    for url in (
+        "/admin/accounts/user/add/",
+        "/admin/idp/client/add/",
+        "/admin/consent/legalhold/add/",
+        "/admin/otp_totp/totpdevice/add/",
+        f"/admin/accounts/user/{member.pk}/history/",
+        "/admin/oauth2_provider/accesstoken/",
+    ):
+        assert browser.get(url).status_code == 200, url
+    assert "member@example.com" in browser.get("/admin/accounts/user/").content.decode()
