@@ -14,6 +14,7 @@ import functools
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ObjectDoesNotExist
+from django.http import FileResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
@@ -287,8 +288,9 @@ class StaffAdminMixin(MaskingMixin):
         response = super().response_action(request, queryset)
         ran = response is not None and response.status_code < 400 and not isinstance(response, TemplateResponse)
         if ran:
+            kind = "export" if _is_download(response) else "action"
             for obj in targets:
-                self._audit(request, action="action", name=action, target=obj)
+                self._audit(request, action=kind, name=action, target=obj)
         return response
 
     def get_urls(self):
@@ -308,16 +310,23 @@ class StaffAdminMixin(MaskingMixin):
         return urls
 
 
+def _is_download(response) -> bool:
+    return isinstance(response, StreamingHttpResponse | FileResponse) or response.get(
+        "Content-Disposition", ""
+    ).startswith("attachment")
+
+
 def _audited_view(model_admin, view, url_name: str):
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
-        if request.method == "POST" and response.status_code in (301, 302, 303):
+        download = _is_download(response)
+        if request.method == "POST" and (response.status_code in (301, 302, 303) or download):
             pk = kwargs.get("pk") or kwargs.get("object_id") or (args[0] if args else None)
             target = model_admin.model._default_manager.filter(pk=pk).first() if pk is not None else None
             model_admin._audit(
                 request,
-                action="action",
+                action="export" if download else "action",
                 name=url_name,
                 target=target if target is not None else model_admin.model,
                 reason=request.POST.get("reason", "")[:1000],

@@ -181,3 +181,14 @@ def test_the_export_command_writes_jsonl_for_a_time_window_and_is_audited(member
     assert empty.getvalue() == ""
     exports = entries(action="export")
     assert len(exports) == 2 and exports[0].details["channel"] == "command"
+
+
+def test_a_download_from_a_custom_admin_page_is_an_audited_export(staff_as, member):
+    from tests.consent.purposes.conftest import purpose_make
+
+    purpose = purpose_make("marketing_email", contact_channel="email")
+    browser, officer = staff_as("privacy_officer")
+    response = browser.post(f"/admin/consent/purpose/{purpose.pk}/audience/", {"channel": "email"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    [export] = entries(action="export")
+    assert (export.name, export.actor, export.object_id) == ("consent_purpose_audience", officer, str(purpose.pk))
