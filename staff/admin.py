@@ -28,7 +28,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     list_display = ("created", "action", "name", "actor", "actor_ip", "target_type", "object_id", "member_id")
     list_filter = ("action", ("created", admin.DateFieldListFilter), "target_type")
-    search_fields = ("=actor__email", "=member__id", "=actor__id", "=object_id", "name", "reason")
+    search_fields = ("=actor__email", "=member__email", "=member__id", "=actor__id", "=object_id", "name", "reason")
     date_hierarchy = "created"
     list_select_related = ("actor", "target_type")
     readonly_fields = (

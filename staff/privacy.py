@@ -42,10 +42,12 @@ def _forget_member(ctx) -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.contenttypes.models import ContentType
 
+    from staff.models import Customer
+
     AuditEntry = _entries()
-    user_type = ContentType.objects.get_for_model(get_user_model())
+    types = ContentType.objects.get_for_models(get_user_model(), Customer, for_concrete_models=False)
     targets = AuditEntry.objects.filter(
-        target_type__in=[user_type, ContentType.objects.get(app_label="staff", model="customer")],
+        target_type__in=list(types.values()),
         object_id=str(ctx.user_ref),
     ).update(object_id="")
     links = AuditEntry.objects.filter(member_id=ctx.user_ref).update(member=None)
