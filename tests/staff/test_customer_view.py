@@ -133,3 +133,12 @@ def test_erasing_a_staff_member_forgets_their_link_ip_and_device(staff_as, membe
 def test_roles_sync_is_idempotent_through_the_service(db):
     first = services.roles_sync()
     assert services.roles_sync() == first
+
+
+def test_a_member_without_data_and_an_unknown_id(staff_as, member):
+    browser, _agent = staff_as("support_agent")
+    response = browser.get(f"/admin/staff/customer/{member.pk}/change/")
+    assert response.status_code == 200 and "m•••@example.com" in response.content.decode()
+    assert browser.get("/admin/staff/customer/999999/change/").status_code == 404
+    assert browser.post("/admin/staff/customer/999999/unmask/", {"reason": "x" * 20}).status_code == 404
+    assert browser.get(f"/admin/staff/customer/{member.pk}/unmask/").status_code == 302
