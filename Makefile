@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	$(PY) -m idp.bootstrap
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py staff_roles
 
 run: setup
 	$(PY) manage.py seed_demo

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -14,11 +16,11 @@ from accounts.security.useragent import describe_device
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ("email",)
-    list_display = ("email", "given_name", "family_name", "is_staff", "date_joined")
+    list_display = ("email", "given_name", "family_name", "is_staff", "date_joined", "customer_view")
     search_fields = ("email", "given_name", "family_name")
-    readonly_fields = ("sub", "date_joined", "last_login", "updated_at", "phone_number_verified")
+    readonly_fields = ("sub", "date_joined", "last_login", "updated_at", "phone_number_verified", "customer_view")
     fieldsets = (
-        (None, {"fields": ("email", "password", "sub")}),
+        (None, {"fields": ("email", "password", "sub", "customer_view")}),
         (
             _("Profile"),
             {
@@ -46,6 +48,13 @@ class UserAdmin(BaseUserAdmin):
         if change and "phone_number" in form.changed_data:
             obj.phone_number_verified = False
         super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("customer view"))
+    def customer_view(self, obj) -> str:
+        """Everything about the member on one page (``staff.admin.CustomerAdmin``)."""
+        if obj is None or obj.pk is None:
+            return ""
+        return format_html('<a href="{}">{}</a>', reverse("admin:staff_customer_change", args=[obj.pk]), _("Open"))
 
 
 # --- account protection: security events and sessions --------------------------------------------

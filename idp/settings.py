@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "accounts",
     "consent",
     "loyalty",
+    "staff",
 ]
 
 MIDDLEWARE = [

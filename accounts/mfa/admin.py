@@ -35,6 +35,15 @@ def session_has_mfa(request: HttpRequest) -> bool:
 
 
 class MFAAdminSite(AdminSite):
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every admin, ours and third-party, masks members' personal data by role and writes the
+        staff audit log (:mod:`staff.admin_mixins`)."""
+        from django.contrib.admin import ModelAdmin
+
+        from staff.admin_mixins import staff_admin_class
+
+        return super().register(model_or_iterable, staff_admin_class(admin_class or ModelAdmin), **options)
+
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and session_has_mfa(request)
 

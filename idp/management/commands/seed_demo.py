@@ -1,4 +1,5 @@
-"""Idempotent demo data: a staff user, a member and two first-party relying parties.
+"""Idempotent demo data: a staff user, one staff user per role, a member and two first-party
+relying parties.
 
 Passwords and client secrets are generated on the first run and kept in
 ``var/demo.json`` (ignored by git), so every later run prints the same ones.
@@ -17,8 +18,15 @@ from django.db import transaction
 from idp import bootstrap
 from idp.dashboard import services as dashboard_services
 from idp.models import Client
+from staff.services import role_assign, roles_sync
 
 DEMO_FILE = bootstrap.VAR_DIR / "demo.json"
+DEMO_STAFF_ROLES = [
+    ("support_agent", "support@example.com"),
+    ("privacy_officer", "privacy@example.com"),
+    ("loyalty_operations", "loyalty-ops@example.com"),
+    ("client_administrator", "clients@example.com"),
+]
 DEMO_CLIENTS = [
     ("demo-miles", "SkyMiles (demo)", 9001, "#0b5cad"),
     ("demo-grocery", "FreshMart (demo)", 9002, "#2e7d32"),
@@ -58,6 +66,22 @@ class Command(BaseCommand):
                     family_name="Admin" if staff else "Member",
                 )
             EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+        roles_sync()
+        if "roles" not in data:
+            data["roles"] = {
+                key: {"email": email, "password": secrets.token_urlsafe(12)} for key, email in DEMO_STAFF_ROLES
+            }
+            DEMO_FILE.write_text(json.dumps(data, indent=2))
+        for key, login in data["roles"].items():
+            user = User.objects.filter(email=login["email"]).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email=login["email"], password=login["password"], is_staff=True, given_name="Demo", family_name=key
+                )
+            EmailAddress.objects.update_or_create(
+                user=user, email=login["email"], defaults={"verified": True, "primary": True}
+            )
+            role_assign(user=user, role_key=key)
         for client_id, name, port, colour in DEMO_CLIENTS:
             base = f"http://127.0.0.1:{port}"
             client = Client.objects.filter(client_id=client_id).first()
@@ -88,4 +112,6 @@ class Command(BaseCommand):
             f"  Member login: http://127.0.0.1:8000/accounts/login/  {member['email']} / {member['password']}"
         )
         self.stdout.write("  My account:   http://127.0.0.1:8000/account/  (SMS codes are printed here)")
+        for key, login in data["roles"].items():
+            self.stdout.write(f"  Staff role {key}: {login['email']} / {login['password']}")
         self.stdout.write("  Demo sites:   make example  (then open http://127.0.0.1:9001 and http://127.0.0.1:9002)")
