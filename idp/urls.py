@@ -7,6 +7,7 @@ from idp import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("idp.oauth.urls")),
+    path("accounts/password/renew/", include("accounts.renewal_urls")),
     path("accounts/", include("allauth.urls")),
     path("account/loyalty/", include("loyalty.urls")),
     path("account/", include("accounts.urls")),
