@@ -233,6 +233,13 @@ def legacy_password(raw: str, *, hash_format: str = "auto", salt: str = "") -> s
     unsalted unless a salt is given, then salt first). Raises ``ValueError`` for anything else.
     """
     raw = (raw or "").strip()
+    encoded = _legacy_password(raw, hash_format=hash_format, salt=salt)
+    if len(encoded) > 256:  # accounts.models.PASSWORD_MAX_LENGTH
+        raise ValueError("hash too long")
+    return encoded
+
+
+def _legacy_password(raw: str, *, hash_format: str, salt: str) -> str:
     if hash_format in DIGEST_FORMATS:
         digest, order = DIGEST_FORMATS[hash_format]
         if "$" in raw or len(raw) != _HEX[digest] or any(c not in "0123456789abcdefABCDEF" for c in raw):

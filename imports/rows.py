@@ -284,6 +284,8 @@ class Catalogue:
             granted = _boolean(item.get("granted"), f"{where}.granted")
             if granted and not purpose.is_active:
                 raise RowError("purpose_retired", f"{where}.purpose")
+            if not granted and not item.get("at"):
+                continue  # "not granted", undated: the default, nothing to record
             at = _datetime(item.get("at"), f"{where}.at", now=now)
             language = item.get("language") or self.default_language
             text_id = None
