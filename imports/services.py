@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from queue import Empty, Queue
 from typing import TextIO
 
 from django.contrib.auth import get_user_model
@@ -93,24 +95,6 @@ class Table:
     def add(self, **values) -> None:
         self.rows.append(tuple(values[a] if a in values else default() for a, default in self.defaults))
 
-    def allocate_ids(self, n: int) -> list[int]:
-        """``n`` fresh primary keys (the batch holds the write lock on SQLite, see ``_write_batch``)."""
-        if not n:
-            return []
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [self.table, n]
-                )
-                return [r[0] for r in cursor.fetchall()]
-            cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{self.table}"')  # noqa: S608
-            top = cursor.fetchone()[0]
-            if connection.vendor == "sqlite":
-                cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [self.table])
-                row = cursor.fetchone()
-                top = max(top, row[0] if row else 0)
-            return list(range(top + 1, top + 1 + n))
-
     def flush(self) -> None:
         if not self.rows:
             return
@@ -133,6 +117,28 @@ class Table:
         self.rows = []
 
 
+def allocate_ids(wanted: list[tuple[Table, int]]) -> list[list[int]]:
+    """Fresh primary keys for each (table, count): one round trip on PostgreSQL (its sequences);
+    elsewhere above the highest id in use (the batch holds SQLite's write lock, see ``_write_batch``)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            parts = ", ".join(
+                "ARRAY(SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s))" for _ in wanted
+            )
+            cursor.execute(f"SELECT {parts}", [v for table, n in wanted for v in (table.table, n)])  # noqa: S608
+            return [list(ids) for ids in cursor.fetchone()]
+        result = []
+        for table, n in wanted:
+            cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table.table}"')  # noqa: S608
+            top = cursor.fetchone()[0]
+            if connection.vendor == "sqlite":
+                cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table.table])
+                row = cursor.fetchone()
+                top = max(top, row[0] if row else 0)
+            result.append(list(range(top + 1, top + 1 + n)))
+        return result
+
+
 def _json(value) -> str:
     import json
 
@@ -152,7 +158,6 @@ def _write_batch(*, run: ImportRun, members: list[Member], bad: list[BadRow], la
 
     from consent.models import ConsentRecord, ConsentState
     from loyalty.models import EarnLot, LedgerEntry, Membership
-    from loyalty.numbers import new_member_number
 
     User = get_user_model()
     result = BatchResult(errors=list(bad))
@@ -212,17 +217,29 @@ def _write_batch(*, run: ImportRun, members: list[Member], bad: list[BadRow], la
         entries = Table(LedgerEntry, now=now)
         lots = Table(EarnLot, now=now)
 
-        user_ids = iter(users.allocate_ids(len(fresh)))
-        address_ids = iter(addresses.allocate_ids(len(fresh)))
-        link_ids = iter(links.allocate_ids(len(fresh)))
-        record_ids = iter(records.allocate_ids(sum(len(m.consents) for m in fresh)))
+        n_records = sum(len(m.consents) for m in fresh)
         n_states = sum(len({c.purpose_id for c in m.consents}) for m in fresh)
-        state_ids = iter(states.allocate_ids(n_states))
-        membership_ids = iter(memberships.allocate_ids(sum(len(m.loyalty) for m in fresh)))
+        n_memberships = sum(len(m.loyalty) for m in fresh)
         n_credits = sum(1 for m in fresh for i in m.loyalty if i.balance)
-        entry_ids = iter(entries.allocate_ids(n_credits))
-        lot_ids = iter(lots.allocate_ids(n_credits))
+        user_ids, address_ids, link_ids, record_ids, state_ids, membership_ids, entry_ids, lot_ids = (
+            iter(ids)
+            for ids in allocate_ids(
+                [
+                    (users, len(fresh)),
+                    (addresses, len(fresh)),
+                    (links, len(fresh)),
+                    (records, n_records),
+                    (states, n_states),
+                    (memberships, n_memberships),
+                    (entries, n_credits),
+                    (lots, n_credits),
+                ]
+            )
+        )
         note = f"Imported from {run.source}"[:200]
+        new_numbers = iter(
+            _free_numbers(sum(1 for m in fresh for i in m.loyalty if not i.member_number), numbers_taken)
+        )
 
         for m in fresh:
             uid = next(user_ids)
@@ -271,7 +288,7 @@ def _write_batch(*, run: ImportRun, members: list[Member], bad: list[BadRow], la
                     id=mid,
                     program_id=item.program_id,
                     user_id=uid,
-                    member_number=item.member_number or _free_number(new_member_number, numbers_taken),
+                    member_number=item.member_number or next(new_numbers),
                     tier_id=item.tier_id,
                     balance=item.balance,
                     joined_at=m.created_at or now,
@@ -319,16 +336,59 @@ def _write_batch(*, run: ImportRun, members: list[Member], bad: list[BadRow], la
     return result
 
 
-def _free_number(draw: Callable[[], str], taken: set[str]) -> str:
-    """A new member number not in use (checked against the database, and the batch's own)."""
+def _free_numbers(count: int, taken: set[str]) -> list[str]:
+    """``count`` new member numbers in use nowhere (the database, the batch): drawn, then checked
+    in one query, and drawn again for the rare collision."""
     from loyalty.models import Membership
+    from loyalty.numbers import new_member_number
 
+    found: list[str] = []
     for _attempt in range(10):
-        number = draw()
-        if number not in taken and not Membership.objects.filter(member_number=number).exists():
-            taken.add(number)
-            return number
-    raise RuntimeError("could not draw a free member number")  # pragma: no cover
+        want = count - len(found)
+        if not want:
+            return found
+        drawn = {new_member_number() for _ in range(want)} - taken
+        drawn -= set(Membership.objects.filter(member_number__in=drawn).values_list("member_number", flat=True))
+        taken.update(drawn)
+        found.extend(drawn)
+    raise RuntimeError("could not draw free member numbers")  # pragma: no cover
+
+
+def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """``items``, produced by a thread ``depth`` ahead: the next batch is read and checked while
+    PostgreSQL writes this one (the GIL is free while psycopg waits for the server)."""
+    done = object()
+    queue: Queue = Queue(maxsize=depth)
+    stopping = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stopping.is_set():
+                    return
+                queue.put(item)
+            queue.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            queue.put(exc)
+
+    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopping.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                queue.get(timeout=0.1)
+            except Empty:
+                pass
+        thread.join()
 
 
 # --- a run ---------------------------------------------------------------------------------------------
@@ -384,14 +444,29 @@ def import_members(
     run = run_for(path, options=options, sha256=sha256)
     catalogue = Catalogue()
     now = now or timezone.now()
-    read = 0
-    members: list[Member] = []
-    bad: list[BadRow] = []
-    line = run.last_line
 
-    def flush(last: int) -> None:
-        nonlocal members, bad
-        result = _write_batch(run=run, members=members, bad=bad, last_line=last, now=now)
+    def batches() -> Iterator[tuple[list[Member], list[BadRow], int, bool]]:
+        """(members, bad rows, last line, stop here) per batch: pure Python, no database."""
+        members: list[Member] = []
+        bad: list[BadRow] = []
+        read = 0
+        for line, row in read_rows(path, fmt=fmt, start_after=run.last_line):
+            try:
+                members.append(catalogue.member(line, row, now=now))
+            except RowError as exc:
+                bad.append(_error(line, exc))
+            read += 1
+            stop = bool(options.stop_after and read >= options.stop_after)
+            if len(members) + len(bad) >= options.batch_size or stop:
+                yield members, bad, line, stop
+                if stop:
+                    return
+                members, bad = [], []
+        if members or bad:
+            yield members, bad, line, False
+
+    for members, bad, last_line, stop in _prefetched(batches()):
+        result = _write_batch(run=run, members=members, bad=bad, last_line=last_line, now=now)
         if errors_out is not None and result.errors:
             writer = csv.writer(errors_out, lineterminator="\n")
             for e in result.errors:
@@ -399,20 +474,8 @@ def import_members(
             errors_out.flush()
         if progress is not None:
             progress(len(members) + len(bad))
-        members, bad = [], []
-
-    for line, row in read_rows(path, fmt=fmt, start_after=run.last_line):
-        try:
-            members.append(catalogue.member(line, row, now=now))
-        except RowError as exc:
-            bad.append(_error(line, exc))
-        read += 1
-        if len(members) + len(bad) >= options.batch_size or (options.stop_after and read >= options.stop_after):
-            flush(line)
-            if options.stop_after and read >= options.stop_after:
-                return run
-    if members or bad:
-        flush(line)
+        if stop:
+            return run
     run.status = ImportRun.Status.DONE
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "finished_at"])
