@@ -277,3 +277,16 @@ def test_bcrypt_row_signs_in_after_import(tmp_path, catalogue):
     run_import(write_jsonl(tmp_path / "m.jsonl", [row]))
     client = Client()
     assert client.post("/accounts/login/", {"login": "member1@example.com", "password": "pw-bcrypt"}).status_code == 302
+
+
+def test_staff_see_runs_in_the_admin_read_only(tmp_path, catalogue, client, admin_user):
+    from tests.accounts.mfa.conftest import force_login_with_mfa
+
+    run_import(write_jsonl(tmp_path / "m.jsonl", [member_row(1), member_row(2, email="bad")]))
+    run = ImportRun.objects.get()
+    force_login_with_mfa(client, admin_user)
+    listing = client.get("/admin/imports/importrun/")
+    assert listing.status_code == 200 and "m.jsonl" in listing.content.decode()
+    page = client.get(f"/admin/imports/importrun/{run.pk}/change/")
+    assert page.status_code == 200 and "invalid_email" in page.content.decode()
+    assert client.post(f"/admin/imports/importrun/{run.pk}/change/", {"source": "x"}).status_code == 403
