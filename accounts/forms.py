@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
 from django.urls import reverse
 from django.utils.html import format_html_join
@@ -27,6 +28,22 @@ class LoginForm(AllauthLoginForm):
             hint = parse_qs(urlsplit(nxt).query).get("login_hint", [""])[0]
         if hint and "@" in hint and len(hint) <= 254:
             self.fields["login"].initial = hint
+
+    def _clean_with_password(self, credentials: dict):
+        try:
+            return super()._clean_with_password(credentials)
+        except forms.ValidationError:
+            from accounts.services import weak_password_renewal_start
+
+            # An imported hash too weak to sign in with, and the member typed its password: send a
+            # code to set a new one (allauth's password reset by code). Anyone else sees the usual
+            # error, so this tells nothing to someone who does not know the password.
+            response = weak_password_renewal_start(
+                request=self.request, email=credentials.get("email") or "", password=credentials.get("password") or ""
+            )
+            if response is not None:
+                raise ImmediateHttpResponse(response) from None
+            raise
 
 
 class SignupForm(AllauthSignupForm):

@@ -11,6 +11,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+PASSWORD_MAX_LENGTH = 256
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -37,6 +39,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     """One identity per customer. ``sub`` is the stable public identifier given to relying parties."""
 
     sub = models.UUIDField(_("subject identifier"), default=uuid.uuid4, unique=True, editable=False)
+    # Wider than Django's 128: some imported hashes are longer (passlib's PBKDF2-SHA512 is 130+).
+    password = models.CharField(_("password"), max_length=PASSWORD_MAX_LENGTH)
     email = models.EmailField(_("email address"), unique=True)
     given_name = models.CharField(_("given name"), max_length=150, blank=True)
     family_name = models.CharField(_("family name"), max_length=150, blank=True)

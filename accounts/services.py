@@ -79,3 +79,39 @@ def reauthentication_note(*, request: HttpRequest) -> None:
     """An authentication step just completed: satisfy a pending prompt=login/max_age."""
     if request.session.pop(SESSION_REAUTH_PENDING, False):
         request.session[SESSION_REAUTH_FRESH] = True
+
+
+def weak_password_renewal_start(*, request: HttpRequest, email: str, password: str):
+    """Start "set a new password with an emailed code" for a member whose imported password hash is
+    too weak to sign in with (``accounts.hashers``), if ``password`` matches it; else None.
+
+    The code step is allauth's password reset by code (its views are routed under
+    ``/accounts/password/renew/`` while reset by link stays the default for everyone else). Counts
+    against allauth's ``reset_password`` rate limit like a reset request.
+    """
+    from allauth.account.internal.flows.password_reset_by_code import PasswordResetVerificationProcess
+    from allauth.core import ratelimit
+    from django.contrib import messages
+    from django.contrib.auth import get_user_model
+    from django.http import HttpResponseRedirect
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    from accounts.hashers import weak_password_matches
+
+    if request is None or not email or not password:
+        return None
+    user = get_user_model()._default_manager.filter(email__iexact=email, is_active=True).first()
+    if user is None or not weak_password_matches(user, password):
+        return None
+    if not ratelimit.consume(request, action="reset_password", key=user.email.lower()):
+        return None
+    PasswordResetVerificationProcess.initiate(request=request, user=user, email=user.email)
+    messages.info(
+        request,
+        _(
+            "Your password was kept by our previous system in a way we no longer accept. "
+            "We have emailed you a code: enter it to choose a new password."
+        ),
+    )
+    return HttpResponseRedirect(reverse("account_confirm_password_reset_code"))

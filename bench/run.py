@@ -16,7 +16,9 @@ What it does, all against 127.0.0.1 only and bounded in time and count:
    generator and the whole machine from /proc before and after each scenario.
 3. Measures in-process (bench/inprocess.py): one Argon2id check, one client secret check,
    one RS256 signature, SQL queries per request, and a cProfile of each scenario.
-4. Prints the results and writes them into docs/benchmarks.md between the markers.
+4. Unless --no-loyalty, the loyalty ledger (bench/loyalty.py); unless --import-members 0, the
+   member import with 20,000 members (bench/import_members.py, its own database).
+5. Prints the results and writes them into docs/benchmarks.md between the markers.
 
 Usage: .venv/bin/python bench/run.py [--duration 15] [--configs sync:4 sync:8 gthread:2x4]
            [--tree worktree|REV] [--pyspy refresh] [--no-doc] [--json FILE]
@@ -621,6 +623,7 @@ def render(report: dict) -> str:
             ]
             break
     lines += render_loyalty(report.get("loyalty"))
+    lines += render_import(report.get("import"))
     lines += [
         "",
         "Columns: *rate* counts successful operations (a login is its five requests); latency is per "
@@ -638,6 +641,19 @@ def render(report: dict) -> str:
         END,
     ]
     return "\n".join(lines)
+
+
+def render_import(res: dict | None) -> list[str]:
+    """The member import's rate (bench/import_members.py)."""
+    if not res:
+        return []
+    load = res.get("load_avg_at_start", [0])[0]
+    return [
+        "",
+        f"Member import (`bench/import_members.py`, database `{res['database']}`): {res['members']:,} members "
+        f"in {fmt(res['seconds'])} s, **{res['members_per_s']:,} members/s** (aim ≥ {res['aim_members_per_s']:,}/s), "
+        f"{fmt(res['command_cpu_s'])} s of the command's CPU; load average {load:.1f} at the start.",
+    ]
 
 
 def render_loyalty(res: dict | None) -> list[str]:
@@ -763,6 +779,12 @@ def main() -> None:
     )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--no-loyalty", action="store_true", help="skip bench/loyalty.py (the ledger)")
+    parser.add_argument(
+        "--import-members",
+        type=int,
+        default=20_000,
+        help="members for bench/import_members.py (0: skip; the figure in docs/import.md is for 1,000,000)",
+    )
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--quick", action="store_true", help="fewer in-process iterations")
     args = parser.parse_args()
@@ -802,6 +824,14 @@ def main() -> None:
             report["loyalty"] = loyalty_bench.run(duration=args.duration)
         except Exception as error:  # noqa: BLE001 - the other figures are still worth writing down
             log(f"loyalty benchmark failed: {error}")
+    if args.import_members:
+        log(f"member import: {args.import_members:,} members (bench/import_members.py)")
+        import import_members as import_bench
+
+        try:
+            report["import"] = import_bench.run(members=args.import_members)
+        except Exception as error:  # noqa: BLE001 - the other figures are still worth writing down
+            log(f"import benchmark failed: {error}")
     p = report["inprocess"]["primitives"]
     log(
         f"Argon2id check {p['argon2id_verify_ms']:.1f} ms, "

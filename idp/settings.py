@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "consent",
     "loyalty",
     "staff",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,14 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     "idp.hashers.ClientSecretHasher",
+    # Hashes imported from earlier systems (manage.py import_members): verified once, then
+    # re-hashed with Argon2id; the weak ones never sign in (docs/import.md).
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "accounts.hashers.LegacyBcryptHasher",
+    "accounts.hashers.LegacyPBKDF2Hasher",
+    "accounts.hashers.LegacySHA256Hasher",
+    "accounts.hashers.LegacySHA1Hasher",
+    "accounts.hashers.LegacyMD5Hasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -11,6 +11,7 @@ urlpatterns = [
     path("account/", views.home, name="account_home"),
     path("", include("idp.oauth.urls")),
     path("accounts/email/", account_views.email, name="account_email"),  # before allauth's: guards "primary"
+    path("accounts/password/renew/", include("accounts.renewal_urls")),
     path("accounts/", include("allauth.urls")),
     path("account/loyalty/", include("loyalty.urls")),
     path("account/", include("accounts.urls")),

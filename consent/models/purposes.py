@@ -144,6 +144,7 @@ class ConsentRecord(models.Model):
         DEVICE = "device", _("Device")
         API = "api", _("Partner system")
         STAFF = "staff", _("Customer service")
+        IMPORT = "import", _("Imported from an earlier system")
 
     id = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
