@@ -1,6 +1,7 @@
 """Loyalty benchmark: earn postings per second (idempotency keys, PostgreSQL) and balance reads.
 
-    .venv/bin/python bench/loyalty.py [--duration 10] [--members 2000] [--workers 4] [--db NAME] [--json FILE] [--profile PREFIX]
+    .venv/bin/python bench/loyalty.py [--duration 10] [--members 2000] [--workers 4] [--db NAME] [--json FILE]
+                                      [--profile PREFIX]
 
 What it does, against 127.0.0.1 only, bounded in time:
 
