@@ -5,6 +5,10 @@ from consent.purposes.urls import api_urlpatterns as consent_api_urlpatterns
 from idp import views
 
 urlpatterns = [
+    # The JSON APIs first: they are the most requested paths, and resolving walks this list in order.
+    path("api/v1/loyalty/", include("loyalty.api.urls")),
+    path("api/v1/profile/", include("accounts.profile.api")),
+    path("api/v1/", include((consent_api_urlpatterns, "consent_api"))),
     path("", views.home, name="home"),
     path("", include("idp.oauth.urls")),
     path("accounts/", include("allauth.urls")),
@@ -12,15 +16,12 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("", include("consent.legal.urls")),
     path("account/privacy/", include("consent.urls")),
-    path("api/v1/", include((consent_api_urlpatterns, "consent_api"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("apps/", views.connected_apps, name="connected_apps"),
     path("privacy/", include("consent.privacy.urls")),
     path("apps/<int:pk>/revoke", views.revoke_app, name="revoke_app"),
     path("branding/<str:client_id>/logo", views.client_logo, name="client_logo"),
     path("branding/<str:client_id>/theme.css", views.client_theme, name="client_theme"),
-    path("api/v1/loyalty/", include("loyalty.api.urls")),
-    path("api/v1/profile/", include("accounts.profile.api")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
