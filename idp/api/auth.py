@@ -77,7 +77,13 @@ def _bearer_token(request: HttpRequest) -> str | None:
 
 
 def _lazy_member(user_id):
-    return SimpleLazyObject(lambda: get_user_model()._default_manager.get(pk=user_id))
+    def load():
+        user = get_user_model()._default_manager.filter(pk=user_id).first()
+        if user is None:  # deleted since the token was read (its tokens went with it)
+            raise DomainError(code="invalid_token", title=_("The access token is not valid."), status=401)
+        return user
+
+    return SimpleLazyObject(load)
 
 
 def _valid_token(request: HttpRequest, raw: str, *, with_user: bool):

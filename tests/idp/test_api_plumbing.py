@@ -288,3 +288,17 @@ def test_outside_member_only_views_the_member_is_loaded_when_used(member, django
     with django_assert_num_queries(2):  # the token, then the member for request.member.sub
         response, body = _call(echo, token)
     assert body["member"] == str(member.sub)
+
+
+@api_view(scopes=[])
+def deletes_its_member_first(request):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.filter(pk=request.member_id).delete()
+    return JsonResponse({"sub": str(request.member.sub)})
+
+
+def test_a_member_deleted_after_the_token_check_is_a_problem_not_a_500(member):
+    client, _ = make_client()
+    response, body = _call(deletes_its_member_first, _token(member, client))
+    assert response.status_code == 401 and body["code"] == "invalid_token"
