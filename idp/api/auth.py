@@ -76,11 +76,18 @@ def _bearer_token(request: HttpRequest) -> str | None:
     return None
 
 
+class _MemberGone(DomainError):
+    """The token's user was deleted after the token was read (its tokens went with it)."""
+
+    status = 401
+    code = "invalid_token"
+
+
 def _lazy_member(user_id):
     def load():
         user = get_user_model()._default_manager.filter(pk=user_id).first()
-        if user is None:  # deleted since the token was read (its tokens went with it)
-            raise DomainError(code="invalid_token", title=_("The access token is not valid."), status=401)
+        if user is None:
+            raise _MemberGone()
         return user
 
     return SimpleLazyObject(load)
@@ -165,6 +172,8 @@ def api_view(*, scopes: Iterable[str] = (), methods: Iterable[str] = ("GET",), m
             try:
                 request.json = _parse_json(request)
                 return view(request, *args, **kwargs)
+            except _MemberGone:
+                return _unauthorized(request, error="invalid_token", title=_("The access token is not valid."))
             except DomainError as error:
                 return error.response(request)
 
