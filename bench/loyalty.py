@@ -1,6 +1,7 @@
 """Loyalty benchmark: earn postings per second (idempotency keys, PostgreSQL) and balance reads.
 
     .venv/bin/python bench/loyalty.py [--duration 10] [--members 2000] [--workers 4] [--db NAME] [--json FILE]
+                                      [--profile PREFIX]
 
 What it does, against 127.0.0.1 only, bounded in time:
 
@@ -11,7 +12,9 @@ What it does, against 127.0.0.1 only, bounded in time:
    time, for ``--duration`` seconds in one thread and then in ``--threads`` threads (each with its
    own connection); balance reads (``selectors.balance_of``) with p50/p99; the statements one earn
    and one balance read send (BEGIN and COMMIT included), and the CPU each costs in Python and in
-   its PostgreSQL backend.
+   its PostgreSQL backend. Then the same two requests through ``idp.wsgi.application`` called in
+   this process (no server, no load generator): CPU and statements per request, the figures that
+   a shared machine does not blur (``--profile PREFIX`` also writes cProfile statistics).
 3. Over HTTP: gunicorn serving idp.wsgi (``--workers`` sync workers, the production settings),
    driven by wrk: ``POST /api/v1/loyalty/programs/bench/earn`` with a new key and a random member
    per request, and ``GET /api/v1/loyalty/programs/bench/me`` with rotating member tokens.
@@ -321,6 +324,111 @@ def inprocess(data: dict, duration: float, threads: int) -> dict:
     }
 
 
+def _wsgi_call(app, method: str, path: str, *, headers: dict, body: bytes = b"", query: str = "") -> tuple[int, bytes]:
+    import io
+
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        **headers,
+    }
+    captured = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        captured["status"] = int(status.split()[0])
+
+    chunks = app(environ, start_response)
+    content = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return captured["status"], content
+
+
+def wsgi_inprocess(data: dict, duration: float, profile: str | None = None) -> dict:
+    """The HTTP requests without HTTP: ``idp.wsgi.application`` called in this process, one thread.
+
+    CPU per request (this process's Python, and its PostgreSQL backend) and statements per request:
+    what a gunicorn worker spends on an earn and a balance read, without the noise of a shared
+    machine's wall clock, the server loop and the load generator.
+    """
+    import random
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from idp.wsgi import application
+
+    run = secrets.token_hex(4)
+    rng = random.Random(run)
+    partner = {"HTTP_AUTHORIZATION": f"Bearer {data['partner_token']}", "CONTENT_TYPE": "application/json"}
+    earn_path = "/api/v1/loyalty/programs/bench/earn"
+    me_path = "/api/v1/loyalty/programs/bench/me"
+    counter = [0]
+
+    def earn() -> None:
+        counter[0] += 1
+        n = counter[0]
+        body = json.dumps(
+            {"member_number": rng.choice(data["numbers"]), "points": rng.randint(1, 500), "reference": f"W-{n}"}
+        ).encode()
+        status, content = _wsgi_call(
+            application, "POST", earn_path, headers={**partner, "HTTP_IDEMPOTENCY_KEY": f"{run}-{n}"}, body=body
+        )
+        if status != 201:
+            raise RuntimeError(f"earn: {status} {content[:300]!r}")
+
+    def balance() -> None:
+        token = rng.choice(data["member_tokens"])
+        status, content = _wsgi_call(
+            application, "GET", me_path, headers={"HTTP_AUTHORIZATION": f"Bearer {token}"}, query="expiring=0"
+        )
+        if status != 200:
+            raise RuntimeError(f"balance: {status} {content[:300]!r}")
+
+    results: dict = {}
+    for name, op in (("earn", earn), ("balance", balance)):
+        for _ in range(50):
+            op()  # warm: caches, connection, translations
+        with CaptureQueriesContext(connection) as queries:
+            op()
+        results[f"wsgi_{name}_statements"] = len(queries.captured_queries)
+        done, end = 0, time.perf_counter() + duration
+        cpu, db_cpu = time.process_time(), _backend_cpu()
+        while time.perf_counter() < end:
+            op()
+            done += 1
+        results[f"wsgi_{name}_cpu_ms_python"] = round((time.process_time() - cpu) / done * 1000, 3)
+        results[f"wsgi_{name}_cpu_ms_postgres"] = round((_backend_cpu() - db_cpu) / done * 1000, 3)
+        if profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(500):
+                op()
+            profiler.disable()
+            path = f"{profile}.{name}.pstats"
+            profiler.dump_stats(path)
+            log(f"profile of 500 {name} requests: {path}")
+            pstats.Stats(path, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    return results
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -443,6 +551,7 @@ def measure(
     conns: int = 16,
     http_too: bool = True,
     db: str | None = None,
+    profile: str | None = None,
 ) -> dict:
     """Everything above, in this process (it configures Django for the bench database)."""
     global DB_NAME
@@ -473,6 +582,8 @@ def measure(
     }
     log("service layer, in-process")
     results.update(inprocess(data, duration, threads))
+    log("the WSGI application, in-process (CPU and statements per request)")
+    results.update(wsgi_inprocess(data, duration, profile))
     connections.close_all()
     if http_too:
         log(f"HTTP through gunicorn ({workers} sync workers) and wrk")
@@ -510,6 +621,7 @@ def main() -> None:
     parser.add_argument("--conns", type=int, default=16, help="wrk connections")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--db", default=DB_NAME, help="PostgreSQL database to recreate (dropped first!)")
+    parser.add_argument("--profile", help="also cProfile 500 in-process requests of each kind into PREFIX.*.pstats")
     parser.add_argument("--json", help="write the figures as JSON to FILE ('-' for stdout only)")
     args = parser.parse_args()
     results = measure(
@@ -520,6 +632,7 @@ def main() -> None:
         conns=args.conns,
         http_too=not args.no_http,
         db=args.db,
+        profile=args.profile,
     )
     if args.json == "-":
         print(json.dumps(results))

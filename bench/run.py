@@ -707,6 +707,17 @@ def render_loyalty(res: dict | None) -> list[str]:
             else ""
         ),
     ]
+    if "wsgi_earn_cpu_ms_python" in res:
+        lines += [
+            "",
+            "Through the WSGI application in-process (`idp.wsgi.application` called directly: every "
+            "middleware, the token check and the view, no server or load generator), CPU per request: "
+            f"earn {fmt(res['wsgi_earn_cpu_ms_python'], 2)} ms of Python + "
+            f"{fmt(res['wsgi_earn_cpu_ms_postgres'], 2)} ms of PostgreSQL, "
+            f"{res['wsgi_earn_statements']} statements; balance read "
+            f"{fmt(res['wsgi_balance_cpu_ms_python'], 2)} ms + {fmt(res['wsgi_balance_cpu_ms_postgres'], 2)} ms, "
+            f"{res['wsgi_balance_statements']} statements.",
+        ]
     return lines
 
 

@@ -5,8 +5,11 @@ Relying parties and resource servers call ``/token``, ``/introspect``, ``/revoke
 a CSRF cookie, messages, allauth's or django-otp's middleware, or the account protection that
 watches browser sessions: they authenticate the client or the bearer token on every request.
 Running them through the whole browser middleware chain cost a third of a client-credentials
-grant (docs/benchmarks.md). This handler serves exactly those paths with
-``IDP_PROTOCOL_MIDDLEWARE``; every other path goes through ``MIDDLEWARE`` as before.
+grant (docs/benchmarks.md). The same holds for our JSON APIs under ``/api/``: every request
+carries a bearer token (``idp.api.api_view``), none reads a session or needs CSRF protection.
+This handler serves those paths with ``IDP_PROTOCOL_MIDDLEWARE``; every other path, and the
+HTML pages under ``/api/`` (the API documentation renders the site's templates with the
+session's language and CSRF token), goes through ``MIDDLEWARE`` as before.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from django.utils.module_loading import import_string
 PROTOCOL_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "idp.middleware.SecurityHeadersMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "idp.handlers.AnonymousUserMiddleware",
 ]
@@ -37,6 +41,10 @@ PROTOCOL_PATHS = frozenset(
         "/.well-known/oauth-authorization-server",
     }
 )
+
+# Every path under these prefixes is a protocol path too, except the pages below.
+PROTOCOL_PREFIXES = ("/api/",)
+PAGES_UNDER_PROTOCOL_PREFIXES = frozenset({"/api/v1/loyalty/docs"})
 
 
 class AnonymousUserMiddleware:
@@ -75,7 +83,16 @@ class Dispatcher:
         self.pages = WSGIHandler()
         self.protocol = ProtocolHandler()
         self.paths = frozenset(getattr(settings, "IDP_PROTOCOL_PATHS", PROTOCOL_PATHS))
+        self.prefixes = tuple(getattr(settings, "IDP_PROTOCOL_PREFIXES", PROTOCOL_PREFIXES))
+        self.page_paths = frozenset(
+            getattr(settings, "IDP_PAGES_UNDER_PROTOCOL_PREFIXES", PAGES_UNDER_PROTOCOL_PREFIXES)
+        )
+
+    def is_protocol(self, path: str) -> bool:
+        if path in self.paths:
+            return True
+        return path.startswith(self.prefixes) and path not in self.page_paths
 
     def __call__(self, environ, start_response):
-        handler = self.protocol if environ.get("PATH_INFO", "") in self.paths else self.pages
+        handler = self.protocol if self.is_protocol(environ.get("PATH_INFO", "")) else self.pages
         return handler(environ, start_response)

@@ -9,7 +9,8 @@ A view::
     def earn(request):
         body = request.json            # parsed JSON object (400 problem if malformed)
         request.client, request.member # the token's client; the member, or None for client credentials
-        request.access_token           # DOT AccessToken
+        request.member_id              # the member's id without loading the member
+        request.access_token           # DOT AccessToken (the columns views use loaded, the rest deferred)
         raise DomainError(code="insufficient_points", title=_("Not enough points"), status=409)
         return JsonResponse({...})
 

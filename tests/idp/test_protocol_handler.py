@@ -31,8 +31,19 @@ def _keep_test_transaction():
     request_finished.connect(close_old_connections)
 
 
-def call(method: str, path: str, *, query: str = "", form: dict | None = None, headers: dict | None = None):
+def call(
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    form: dict | None = None,
+    headers: dict | None = None,
+    json_body: dict | None = None,
+):
     body = urlencode(form).encode() if form is not None else b""
+    content_type = "application/x-www-form-urlencoded"
+    if json_body is not None:
+        body, content_type = json.dumps(json_body).encode(), "application/json"
     environ: dict = {}
     setup_testing_defaults(environ)
     environ.update(
@@ -42,7 +53,7 @@ def call(method: str, path: str, *, query: str = "", form: dict | None = None, h
             "QUERY_STRING": query,
             "SERVER_NAME": "testserver",
             "HTTP_HOST": "testserver",
-            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_TYPE": content_type,
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.input": io.BytesIO(body),
         }
@@ -120,3 +131,80 @@ def test_pages_still_get_sessions_and_csrf():
     assert any(c.startswith(settings.SESSION_COOKIE_NAME + "=") for c in cookies)
     status, _, cookies, _ = call("GET", "/accounts/login/")
     assert status == 200 and any(c.startswith(settings.CSRF_COOKIE_NAME + "=") for c in cookies)
+
+
+def _security_headers(headers: dict) -> None:
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+def test_the_json_apis_are_served_by_the_protocol_handler(member):
+    from loyalty.models import Membership
+    from tests.loyalty.conftest import make_partner, make_program, new_key, token_for
+
+    program = make_program()
+    partner, partner_token = make_partner(program)
+    number = Membership.objects.create(program=program, user=member, member_number="4929018374").member_number
+    assert application.is_protocol("/api/v1/loyalty/programs/sky/earn")
+    status, headers, cookies, content = call(
+        "POST",
+        "/api/v1/loyalty/programs/sky/earn",
+        json_body={"member_number": number, "points": 5},
+        headers={"HTTP_AUTHORIZATION": f"Bearer {partner_token}", "HTTP_IDEMPOTENCY_KEY": new_key()},
+    )
+    assert status == 201, content
+    assert json.loads(content)["balance"] == 5
+    assert cookies == [] and "Cookie" not in headers.get("Vary", "")
+    assert "no-store" in headers["Cache-Control"]
+    _security_headers(headers)
+
+    rp, _ = make_client()
+    from loyalty.models import ProgramClient
+
+    ProgramClient.objects.create(program=program, client=rp)
+    member_token = token_for(member, rp, scope="openid loyalty")
+    status, headers, cookies, content = call(
+        "GET", "/api/v1/loyalty/programs/sky/me", headers={"HTTP_AUTHORIZATION": f"Bearer {member_token}"}
+    )
+    assert status == 200 and json.loads(content)["balance"] == 5 and cookies == []
+
+
+@pytest.mark.spec("RFC 6750 §3")
+def test_api_problems_through_the_protocol_handler_keep_their_challenge(member):
+    status, headers, cookies, content = call("GET", "/api/v1/profile/attributes")
+    assert status == 401 and headers["WWW-Authenticate"] == "Bearer" and cookies == []
+    assert headers["Content-Type"] == "application/problem+json"
+    status, headers, _, content = call(
+        "GET", "/api/v1/profile/attributes", headers={"HTTP_AUTHORIZATION": "Bearer not-a-token"}
+    )
+    assert status == 401 and headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    _security_headers(headers)
+    status, _, cookies, _ = call("GET", "/api/v1/no-such-endpoint")
+    assert status == 404 and cookies == []
+
+
+def test_api_responses_follow_the_callers_language():
+    status, headers, _, content = call("GET", "/api/v1/consents", headers={"HTTP_ACCEPT_LANGUAGE": "ja"})
+    assert status == 401 and headers["Content-Language"] == "ja"
+
+
+def test_a_session_cookie_does_not_authenticate_an_api_call(member, client):
+    """The APIs take bearer tokens only: a browser session reaching them is not a credential."""
+    client.force_login(member)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    status, headers, cookies, _ = call(
+        "GET", "/api/v1/consents", headers={"HTTP_COOKIE": f"{settings.SESSION_COOKIE_NAME}={session}"}
+    )
+    assert status == 401 and headers["WWW-Authenticate"] == "Bearer" and cookies == []
+
+
+def test_the_api_documentation_pages_keep_sessions_and_csrf():
+    assert not application.is_protocol("/api/v1/loyalty/docs")
+    status, headers, cookies, content = call("GET", "/api/v1/loyalty/docs")
+    assert status == 200 and b"<html" in content.lower()
+    assert any(c.startswith(settings.CSRF_COOKIE_NAME + "=") for c in cookies)  # its language form
+    status, headers, _, content = call("GET", "/api/v1/loyalty/openapi.json")
+    assert status == 200 and json.loads(content)["openapi"].startswith("3.1")
