@@ -24,6 +24,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from idp import claims as claims_registry
 from idp import services
 from idp.models import CodeIssuance
+from idp.oauth import rotation, signing
 from idp.oauth.clients import client_get
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,9 @@ class Validator(OAuth2Validator):
         now = timezone.now()
         expires = now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
         old = request.refresh_token_instance
+        if rotation.enabled():
+            self._rotate_in_one_statement(token, request, old, now, expires)
+            return
         revoked = RefreshToken.objects.filter(pk=old.pk, revoked__isnull=True).update(
             revoked=now, access_token=None, updated=now
         )
@@ -211,6 +215,26 @@ class Validator(OAuth2Validator):
         old.revoked, old.access_token = now, None
         access_token = self._create_access_token(expires, request, token, source_refresh_token=old)
         self._create_refresh_token(request, token["refresh_token"], access_token, old)
+        request.refresh_token_instance = None
+
+    def _rotate_in_one_statement(self, token, request, old, now, expires) -> None:
+        """PostgreSQL: the same rotation, and the ID token row, in one statement (idp.oauth.rotation)."""
+        pending = getattr(request, "pending_id_token", None)
+        ids = rotation.rotate(
+            old=old,
+            user_id=request.user.pk,
+            client_id=request.client.pk,
+            access_token=token["access_token"],
+            refresh_token=token["refresh_token"],
+            scope=token["scope"],
+            expires=expires,
+            resource=getattr(request, "resource", []),
+            now=now,
+            id_token=pending if token.get("id_token") else None,
+        )
+        if ids is None:
+            raise errors.InvalidGrantError(description="The refresh token has already been used.", request=request)
+        old.revoked, old.access_token = now, None
         request.refresh_token_instance = None
 
     def save_bearer_token(self, token, request, *args, **kwargs):
@@ -238,6 +262,14 @@ class Validator(OAuth2Validator):
                 raise errors.InvalidGrantError(description="The code has already been used.", request=request)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if rotation.enabled():
+            found = rotation.read(refresh_token)
+            if found is None:
+                return False
+            ok = self._validate_refresh_token(refresh_token, client, request, found=found[0])
+            if ok and found[1] is not None:
+                self._set_auth_context(request, found[1])
+            return ok
         ok = self._validate_refresh_token(refresh_token, client, request)
         if ok:
             family = request.refresh_token_instance.token_family
@@ -246,7 +278,7 @@ class Validator(OAuth2Validator):
                 self._set_auth_context(request, issuance)
         return ok
 
-    def _validate_refresh_token(self, refresh_token: str, client, request) -> bool:
+    def _validate_refresh_token(self, refresh_token: str, client, request, found=None) -> bool:
         """DOT 3.4's ``validate_refresh_token`` with the user and the client read in the same query.
 
         DOT's version loads ``rt.user`` and ``rt.application`` lazily: two more queries on every
@@ -254,13 +286,15 @@ class Validator(OAuth2Validator):
         revocation on reuse, RFC 7009 revocation is final, sliding expiry); the refresh tests in
         tests/idp prove each of them.
         """
-        checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
-        rt = (
-            RefreshToken.objects.filter(token_checksum=checksum)
-            .select_related("access_token", "user")
-            .order_by(F("revoked").desc(nulls_first=True))
-            .first()
-        )
+        rt = found
+        if rt is None:
+            checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+            rt = (
+                RefreshToken.objects.filter(token_checksum=checksum)
+                .select_related("access_token", "user")
+                .order_by(F("revoked").desc(nulls_first=True))
+                .first()
+            )
         if rt is None:
             return False
         if rt.revoked is not None:
@@ -309,6 +343,27 @@ class Validator(OAuth2Validator):
             if request.sid:
                 claims["sid"] = request.sid
         return claims, expiration_time
+
+    def finalize_id_token(self, id_token, token, token_handler, request):
+        """DOT's ``finalize_id_token``: same claims and header, signed once with the cached key.
+
+        The ID token row is written without a transaction of its own (it is one ``INSERT``), or, on
+        a refresh grant on PostgreSQL, by the rotation's single statement (``pending_id_token``).
+        """
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:  # oauthlib bug #746, as in DOT
+            id_token["nonce"] = request.nonce
+        signed = signing.sign_id_token(id_token, request.client)
+        if signed is None:
+            return super().finalize_id_token(id_token, token, token_handler, request)
+        if self._rotation_applies(token, request) and rotation.enabled():
+            scope = request.scope or " ".join(request.scopes)
+            request.pending_id_token = (id_token["jti"], expiration_time, scope)
+            return signed
+        row = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = request.id_token = row  # as DOT leaves them
+        return signed
 
     # --- prompt=none is decided by the authorization view, which knows the session ------------
     def validate_silent_authorization(self, request):
