@@ -82,9 +82,8 @@ def main() -> None:
     from idp.wsgi import application  # noqa: E402  (sets Django up)
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from inprocess import Flows  # the test client only to make the first refresh token (a login)
-
     from django.db import connection
+    from inprocess import Flows  # the test client only to make the first refresh token (a login)
 
     creds = json.load(open(args.creds))
     state: dict = {}
