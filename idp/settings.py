@@ -297,6 +297,7 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
     "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
     "OAUTH2_VALIDATOR_CLASS": "idp.oauth.validators.Validator",
+    "ACCESS_TOKEN_GENERATOR": "idp.oauth.token.generate_token",
     "SCOPES_BACKEND_CLASS": "idp.oauth.scopes.ScopesBackend",
     "CLIENT_SECRET_HASHER": "idp_client_secret",
     "PKCE_REQUIRED": pkce_required,

@@ -4,8 +4,9 @@ A refresh grant used to cost 12 statements through the ORM (docs/benchmarks.md),
 CPU time was Django compiling them. On PostgreSQL this module runs two hand-written statements
 whose text is built once per process:
 
-* :func:`read` — the refresh token with its access token, its user and the authentication context
-  of the code its family came from (``idp.models.CodeIssuance``), in one query;
+* :func:`read` — the refresh token with its access token, its user, whether the user's address is
+  verified (the ``email_verified`` claim) and the authentication context of the code its family
+  came from (``idp.models.CodeIssuance``), in one query;
 * :func:`rotate` — one statement of data-modifying CTEs that revokes the old refresh token *if
   nobody has revoked it yet*, deletes its access token, and inserts the new ID token row, access
   token and refresh token. A single statement is atomic without ``BEGIN``/``COMMIT``; if the
@@ -23,6 +24,7 @@ import hashlib
 from functools import cache
 from types import SimpleNamespace
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.db import connections
 from oauth2_provider.models import (
@@ -33,6 +35,7 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 from psycopg.types.json import Jsonb
 
+from accounts.claims import EMAIL_VERIFIED_KNOWN
 from idp.models import CodeIssuance
 
 AccessToken = get_access_token_model()
@@ -73,9 +76,17 @@ class _Columns:
 def _read_statement():
     User = get_user_model()
     rt, at, user = _Columns(RefreshToken, "rt"), _Columns(AccessToken, "at"), _Columns(User, "u")
-    ci = CodeIssuance._meta
+    ci, email = CodeIssuance._meta, EmailAddress._meta
+    user_email = User._meta.get_field(User.get_email_field_name()).column
+    # The email_verified claim (accounts.claims), which the ID token of the refresh needs.
+    verified = f"""EXISTS (
+            SELECT 1 FROM {_qn(email.db_table)} e
+            WHERE e.{_qn(email.get_field("user").column)} = u.{_qn(User._meta.pk.column)}
+              AND UPPER(e.{_qn(email.get_field("email").column)}::text) = UPPER(u.{_qn(user_email)}::text)
+              AND e.{_qn(email.get_field("verified").column)}
+        )"""
     sql = f"""
-        SELECT {rt.sql}, {at.sql}, {user.sql}, ci.auth_time, ci.acr, ci.amr, ci.sid
+        SELECT {rt.sql}, {at.sql}, {user.sql}, ci.auth_time, ci.acr, ci.amr, ci.sid, {verified}
         FROM {_qn(RefreshToken._meta.db_table)} rt
         JOIN {_qn(User._meta.db_table)} u ON u.{_qn(User._meta.pk.column)} = rt.{_qn("user_id")}
         LEFT JOIN {_qn(AccessToken._meta.db_table)} at ON at.{_qn("id")} = rt.{_qn("access_token_id")}
@@ -109,7 +120,8 @@ def read(refresh_token: str):
     rt = rt_cols.instance(row[:a], connection)
     rt.user = user_cols.instance(row[b:c], connection)
     rt.access_token = at_cols.instance(row[a:b], connection) if row[a] is not None else None
-    auth_time, acr, amr, sid = row[c:]
+    auth_time, acr, amr, sid, email_verified = row[c:]
+    setattr(rt.user, EMAIL_VERIFIED_KNOWN, email_verified)
     context = None
     if auth_time is not None:
         amr_field = CodeIssuance._meta.get_field("amr")

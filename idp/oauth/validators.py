@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
@@ -334,7 +335,13 @@ class Validator(OAuth2Validator):
         return self.get_claim_dict(request)
 
     def get_id_token_dictionary(self, token, token_handler, request):
-        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        """DOT's claims (the scope's claims, ``iss``, ``exp``, ``auth_time``, ``jti``), without its
+        date formatting, and the login's ``auth_time``/``acr``/``amr``/``sid`` from the code."""
+        claims = self.get_oidc_claims(token, token_handler, request)
+        now = timezone.now()
+        expiration_time = now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+        claims["iss"] = self.get_oidc_issuer_endpoint(request)
+        claims["exp"] = int(expiration_time.timestamp())
         auth_time = getattr(request, "auth_time", None)
         if auth_time is not None:
             claims["auth_time"] = auth_time
@@ -342,6 +349,12 @@ class Validator(OAuth2Validator):
             claims["amr"] = request.amr
             if request.sid:
                 claims["sid"] = request.sid
+        else:  # DOT's rule: the last login, or now
+            last_login = request.user.last_login or now
+            if timezone.is_naive(last_login):
+                last_login = last_login.replace(tzinfo=UTC)
+            claims["auth_time"] = int(last_login.timestamp())
+        claims["jti"] = str(uuid.uuid4())
         return claims, expiration_time
 
     def finalize_id_token(self, id_token, token, token_handler, request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
@@ -345,6 +346,10 @@ def test_the_id_token_of_a_refresh_carries_the_login_and_fresh_claims(client, me
     row = get_access_token_model().objects.get(id_token__jti=claims["jti"])
     assert row.user_id == member.pk and row.application_id == app.pk and row.scope == "openid email profile"
     assert row.id_token.scope == "openid email profile" and row.id_token.user_id == member.pk
+
+    EmailAddress.objects.filter(user=member).update(verified=False)
+    body = _refresh(client, app, secret, body["refresh_token"]).json()
+    assert id_token_claims(client, body["id_token"])["email_verified"] is False
 
 
 @pytest.mark.spec("RFC 6749 §6")
