@@ -47,6 +47,7 @@ def _db() -> str:
     return RefreshToken.objects.db
 
 
+@cache
 def enabled() -> bool:
     return connections[_db()].vendor == "postgresql"
 
@@ -63,11 +64,15 @@ class _Columns:
         self.fields = list(model._meta.concrete_fields)
         self.sql = ", ".join(f"{alias}.{_qn(f.column)}" for f in self.fields)
         self.width = len(self.fields)
+        self._converters = None
 
     def instance(self, values, connection):
+        if self._converters is None:
+            self._converters = [(i, f, f.get_db_converters(connection)) for i, f in enumerate(self.fields)]
+            self._converters = [c for c in self._converters if c[2]]
         values = list(values)
-        for i, field in enumerate(self.fields):
-            for convert in field.get_db_converters(connection):
+        for i, field, converters in self._converters:
+            for convert in converters:
                 values[i] = convert(values[i], field, connection)
         return self.model.from_db(connection.alias, None, values)
 

@@ -239,8 +239,15 @@ class Validator(OAuth2Validator):
         request.refresh_token_instance = None
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        """A client-credentials grant writes one row: that INSERT needs no transaction around it."""
+        """A client-credentials grant writes one row, a rotation on PostgreSQL one statement: neither
+        needs a transaction around it (``BEGIN`` and ``COMMIT`` are two more round trips)."""
         if request.grant_type == "client_credentials" and "refresh_token" not in token:
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        if (
+            rotation.enabled()
+            and getattr(request, "code_issuance", None) is None
+            and self._rotation_applies(token, request)
+        ):
             return self._save_bearer_token(token, request, *args, **kwargs)
         return super().save_bearer_token(token, request, *args, **kwargs)
 
