@@ -24,7 +24,7 @@ def profile_claims(user, *, client) -> dict:
 
 
 #: Attribute a caller that has read ``email_verified`` together with the user sets on it, so that
-#: the claim costs no query of its own (``idp.oauth.rotation`` on every refresh grant).
+#: the claim costs no query of its own (``idp.oauth.statements`` on every refresh grant).
 EMAIL_VERIFIED_KNOWN = "email_verified_known"
 
 

@@ -25,7 +25,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from idp import claims as claims_registry
 from idp import services
 from idp.models import CodeIssuance
-from idp.oauth import rotation, signing
+from idp.oauth import signing, statements
 from idp.oauth.clients import client_get
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ class Validator(OAuth2Validator):
         now = timezone.now()
         expires = now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
         old = request.refresh_token_instance
-        if rotation.enabled():
+        if statements.enabled():
             self._rotate_in_one_statement(token, request, old, now, expires)
             return
         revoked = RefreshToken.objects.filter(pk=old.pk, revoked__isnull=True).update(
@@ -219,9 +219,9 @@ class Validator(OAuth2Validator):
         request.refresh_token_instance = None
 
     def _rotate_in_one_statement(self, token, request, old, now, expires) -> None:
-        """PostgreSQL: the same rotation, and the ID token row, in one statement (idp.oauth.rotation)."""
+        """PostgreSQL: the same rotation, and the ID token row, in one statement (idp.oauth.statements)."""
         pending = getattr(request, "pending_id_token", None)
-        ids = rotation.rotate(
+        ids = statements.rotate(
             old=old,
             user_id=request.user.pk,
             client_id=request.client.pk,
@@ -242,14 +242,32 @@ class Validator(OAuth2Validator):
         """A client-credentials grant writes one row, a rotation on PostgreSQL one statement: neither
         needs a transaction around it (``BEGIN`` and ``COMMIT`` are two more round trips)."""
         if request.grant_type == "client_credentials" and "refresh_token" not in token:
+            if statements.enabled():
+                return self._save_client_token(token, request)
             return self._save_bearer_token(token, request, *args, **kwargs)
         if (
-            rotation.enabled()
+            statements.enabled()
             and getattr(request, "code_issuance", None) is None
             and self._rotation_applies(token, request)
         ):
             return self._save_bearer_token(token, request, *args, **kwargs)
         return super().save_bearer_token(token, request, *args, **kwargs)
+
+    def _save_client_token(self, token, request) -> None:
+        """DOT's ``_save_bearer_token`` for a client-credentials grant, as one precompiled ``INSERT``."""
+        if "scope" not in token:
+            raise errors.FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        now = timezone.now()
+        request.user = None
+        statements.insert_access_token(
+            client_id=request.client.pk,
+            access_token=token["access_token"],
+            scope=token["scope"],
+            expires=now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)),
+            resource=getattr(request, "resource", []),
+            now=now,
+        )
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
         """Runs inside DOT's transaction, so a code's redemption is recorded with its tokens."""
@@ -270,8 +288,8 @@ class Validator(OAuth2Validator):
                 raise errors.InvalidGrantError(description="The code has already been used.", request=request)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        if rotation.enabled():
-            found = rotation.read(refresh_token)
+        if statements.enabled():
+            found = statements.read(refresh_token)
             if found is None:
                 return False
             ok = self._validate_refresh_token(refresh_token, client, request, found=found[0])
@@ -377,7 +395,7 @@ class Validator(OAuth2Validator):
         signed = signing.sign_id_token(id_token, request.client)
         if signed is None:
             return super().finalize_id_token(id_token, token, token_handler, request)
-        if self._rotation_applies(token, request) and rotation.enabled():
+        if self._rotation_applies(token, request) and statements.enabled():
             scope = request.scope or " ".join(request.scopes)
             request.pending_id_token = (id_token["jti"], expiration_time, scope)
             return signed
