@@ -244,7 +244,8 @@ def capture(fn) -> tuple[int, list[str]]:
 
     with CaptureQueriesContext(connection) as ctx:
         fn()
-    return len(ctx.captured_queries), [_normalise(q["sql"]) for q in ctx.captured_queries]
+    # Statements run on a server-side binding cursor (idp/oauth/statements.py) may not be rendered.
+    return len(ctx.captured_queries), [_normalise(q["sql"] or "(prepared statement)") for q in ctx.captured_queries]
 
 
 def cpu_per_op(fn, n: int) -> dict:
