@@ -132,6 +132,17 @@ class Validator(OAuth2Validator):
         self._set_auth_context(request, issuance)
         return True
 
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """DOT's rule (the code's row is deleted, or ``invalid_grant``) in one ``DELETE``.
+
+        ``QuerySet.delete()`` wraps even a delete without cascades or signals in a transaction
+        (``BEGIN``, ``DELETE``, ``COMMIT``); nothing refers to a grant row and nothing listens to
+        its deletion, so the collector has nothing to do.
+        """
+        grants = Grant.objects.filter(code=code, application=request.client)
+        if not grants._raw_delete(grants.db):
+            raise errors.InvalidGrantError(request=request)
+
     def _set_auth_context(self, request, issuance: CodeIssuance) -> None:
         request.auth_time = int(issuance.auth_time.timestamp())
         request.acr = issuance.acr

@@ -462,3 +462,21 @@ def test_refresh_token_past_its_lifetime_is_invalid_grant(client, member, rp, se
         },
     )
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.spec("RFC 6749 §4.1.2")
+def test_invalidating_a_code_deletes_its_grant_once(client, member, rp):
+    from oauthlib.common import Request
+    from oauthlib.oauth2.rfc6749 import errors
+
+    from idp.oauth.validators import Validator
+
+    app, _ = rp
+    login(client, member)
+    code, _ = get_code(client, app)
+    request = Request("https://idp.example/token", http_method="POST")
+    request.client = app
+    Validator().invalidate_authorization_code(app.client_id, code, request)
+    assert not get_grant_model().objects.filter(code=code).exists()
+    with pytest.raises(errors.InvalidGrantError):
+        Validator().invalidate_authorization_code(app.client_id, code, request)
