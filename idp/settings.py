@@ -122,6 +122,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # The token endpoint's hand-written statements (idp/oauth/statements.py) are prepared once per
+    # connection; Django's ORM binds on the client side and never prepares. Set
+    # DATABASE_PREPARED_STATEMENTS=0 behind a pooler that cannot keep them (PgBouncer in transaction
+    # mode before 1.21).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery ---------------------------------------------------------------------------------
@@ -313,6 +319,7 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
     "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
     "OAUTH2_VALIDATOR_CLASS": "idp.oauth.validators.Validator",
+    "ACCESS_TOKEN_GENERATOR": "idp.oauth.token.generate_token",
     "SCOPES_BACKEND_CLASS": "idp.oauth.scopes.ScopesBackend",
     "CLIENT_SECRET_HASHER": "idp_client_secret",
     "PKCE_REQUIRED": pkce_required,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
@@ -24,6 +25,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from idp import claims as claims_registry
 from idp import services
 from idp.models import CodeIssuance
+from idp.oauth import signing, statements
 from idp.oauth.clients import client_get
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,17 @@ class Validator(OAuth2Validator):
         self._set_auth_context(request, issuance)
         return True
 
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """DOT's rule (the code's row is deleted, or ``invalid_grant``) in one ``DELETE``.
+
+        ``QuerySet.delete()`` wraps even a delete without cascades or signals in a transaction
+        (``BEGIN``, ``DELETE``, ``COMMIT``); nothing refers to a grant row and nothing listens to
+        its deletion, so the collector has nothing to do.
+        """
+        grants = Grant.objects.filter(code=code, application=request.client)
+        if not grants._raw_delete(grants.db):
+            raise errors.InvalidGrantError(request=request)
+
     def _set_auth_context(self, request, issuance: CodeIssuance) -> None:
         request.auth_time = int(issuance.auth_time.timestamp())
         request.acr = issuance.acr
@@ -198,6 +211,9 @@ class Validator(OAuth2Validator):
         now = timezone.now()
         expires = now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
         old = request.refresh_token_instance
+        if statements.enabled():
+            self._rotate_in_one_statement(token, request, old, now, expires)
+            return
         revoked = RefreshToken.objects.filter(pk=old.pk, revoked__isnull=True).update(
             revoked=now, access_token=None, updated=now
         )
@@ -213,11 +229,56 @@ class Validator(OAuth2Validator):
         self._create_refresh_token(request, token["refresh_token"], access_token, old)
         request.refresh_token_instance = None
 
+    def _rotate_in_one_statement(self, token, request, old, now, expires) -> None:
+        """PostgreSQL: the same rotation, and the ID token row, in one statement (idp.oauth.statements)."""
+        pending = getattr(request, "pending_id_token", None)
+        ids = statements.rotate(
+            old=old,
+            user_id=request.user.pk,
+            client_id=request.client.pk,
+            access_token=token["access_token"],
+            refresh_token=token["refresh_token"],
+            scope=token["scope"],
+            expires=expires,
+            resource=getattr(request, "resource", []),
+            now=now,
+            id_token=pending if token.get("id_token") else None,
+        )
+        if ids is None:
+            raise errors.InvalidGrantError(description="The refresh token has already been used.", request=request)
+        old.revoked, old.access_token = now, None
+        request.refresh_token_instance = None
+
     def save_bearer_token(self, token, request, *args, **kwargs):
-        """A client-credentials grant writes one row: that INSERT needs no transaction around it."""
+        """A client-credentials grant writes one row, a rotation on PostgreSQL one statement: neither
+        needs a transaction around it (``BEGIN`` and ``COMMIT`` are two more round trips)."""
         if request.grant_type == "client_credentials" and "refresh_token" not in token:
+            if statements.enabled():
+                return self._save_client_token(token, request)
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        if (
+            statements.enabled()
+            and getattr(request, "code_issuance", None) is None
+            and self._rotation_applies(token, request)
+        ):
             return self._save_bearer_token(token, request, *args, **kwargs)
         return super().save_bearer_token(token, request, *args, **kwargs)
+
+    def _save_client_token(self, token, request) -> None:
+        """DOT's ``_save_bearer_token`` for a client-credentials grant, as one precompiled ``INSERT``."""
+        if "scope" not in token:
+            raise errors.FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        now = timezone.now()
+        request.user = None
+        statements.insert_access_token(
+            client_id=request.client.pk,
+            access_token=token["access_token"],
+            scope=token["scope"],
+            expires=now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)),
+            resource=getattr(request, "resource", []),
+            now=now,
+        )
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
         """Runs inside DOT's transaction, so a code's redemption is recorded with its tokens."""
@@ -238,6 +299,14 @@ class Validator(OAuth2Validator):
                 raise errors.InvalidGrantError(description="The code has already been used.", request=request)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if statements.enabled():
+            found = statements.read(refresh_token)
+            if found is None:
+                return False
+            ok = self._validate_refresh_token(refresh_token, client, request, found=found[0])
+            if ok and found[1] is not None:
+                self._set_auth_context(request, found[1])
+            return ok
         ok = self._validate_refresh_token(refresh_token, client, request)
         if ok:
             family = request.refresh_token_instance.token_family
@@ -246,7 +315,7 @@ class Validator(OAuth2Validator):
                 self._set_auth_context(request, issuance)
         return ok
 
-    def _validate_refresh_token(self, refresh_token: str, client, request) -> bool:
+    def _validate_refresh_token(self, refresh_token: str, client, request, found=None) -> bool:
         """DOT 3.4's ``validate_refresh_token`` with the user and the client read in the same query.
 
         DOT's version loads ``rt.user`` and ``rt.application`` lazily: two more queries on every
@@ -254,13 +323,15 @@ class Validator(OAuth2Validator):
         revocation on reuse, RFC 7009 revocation is final, sliding expiry); the refresh tests in
         tests/idp prove each of them.
         """
-        checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
-        rt = (
-            RefreshToken.objects.filter(token_checksum=checksum)
-            .select_related("access_token", "user")
-            .order_by(F("revoked").desc(nulls_first=True))
-            .first()
-        )
+        rt = found
+        if rt is None:
+            checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+            rt = (
+                RefreshToken.objects.filter(token_checksum=checksum)
+                .select_related("access_token", "user")
+                .order_by(F("revoked").desc(nulls_first=True))
+                .first()
+            )
         if rt is None:
             return False
         if rt.revoked is not None:
@@ -300,7 +371,13 @@ class Validator(OAuth2Validator):
         return self.get_claim_dict(request)
 
     def get_id_token_dictionary(self, token, token_handler, request):
-        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        """DOT's claims (the scope's claims, ``iss``, ``exp``, ``auth_time``, ``jti``), without its
+        date formatting, and the login's ``auth_time``/``acr``/``amr``/``sid`` from the code."""
+        claims = self.get_oidc_claims(token, token_handler, request)
+        now = timezone.now()
+        expiration_time = now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+        claims["iss"] = self.get_oidc_issuer_endpoint(request)
+        claims["exp"] = int(expiration_time.timestamp())
         auth_time = getattr(request, "auth_time", None)
         if auth_time is not None:
             claims["auth_time"] = auth_time
@@ -308,7 +385,34 @@ class Validator(OAuth2Validator):
             claims["amr"] = request.amr
             if request.sid:
                 claims["sid"] = request.sid
+        else:  # DOT's rule: the last login, or now
+            last_login = request.user.last_login or now
+            if timezone.is_naive(last_login):
+                last_login = last_login.replace(tzinfo=UTC)
+            claims["auth_time"] = int(last_login.timestamp())
+        claims["jti"] = str(uuid.uuid4())
         return claims, expiration_time
+
+    def finalize_id_token(self, id_token, token, token_handler, request):
+        """DOT's ``finalize_id_token``: same claims and header, signed once with the cached key.
+
+        The ID token row is written without a transaction of its own (it is one ``INSERT``), or, on
+        a refresh grant on PostgreSQL, by the rotation's single statement (``pending_id_token``).
+        """
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:  # oauthlib bug #746, as in DOT
+            id_token["nonce"] = request.nonce
+        signed = signing.sign_id_token(id_token, request.client)
+        if signed is None:
+            return super().finalize_id_token(id_token, token, token_handler, request)
+        if self._rotation_applies(token, request) and statements.enabled():
+            scope = request.scope or " ".join(request.scopes)
+            request.pending_id_token = (id_token["jti"], expiration_time, scope)
+            return signed
+        row = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = request.id_token = row  # as DOT leaves them
+        return signed
 
     # --- prompt=none is decided by the authorization view, which knows the session ------------
     def validate_silent_authorization(self, request):

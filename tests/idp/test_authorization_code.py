@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
@@ -320,6 +321,81 @@ def test_the_loser_of_two_concurrent_rotations_gets_invalid_grant(client, member
     assert get_refresh_token_model().objects.filter(user=member, revoked__isnull=True).count() == 1
 
 
+def _refresh(client, app, secret, refresh_token, **extra):
+    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": app.client_id}
+    return client.post("/token", {**data, "client_secret": secret, **extra})
+
+
+@pytest.mark.spec("OIDC Core §12.2")
+def test_the_id_token_of_a_refresh_carries_the_login_and_fresh_claims(client, member, rp):
+    app, secret = rp
+    login(client, member)
+    code, verifier = get_code(client, app)
+    first = exchange(client, app, secret, code, verifier).json()
+    original = id_token_claims(client, first["id_token"])
+    member.given_name = "Hana"
+    member.save()
+
+    body = _refresh(client, app, secret, first["refresh_token"]).json()
+    claims = id_token_claims(client, body["id_token"])
+    for name in ("iss", "sub", "aud", "auth_time", "acr", "amr", "sid"):
+        assert claims[name] == original[name], name
+    assert claims["jti"] != original["jti"] and claims["exp"] >= original["exp"]
+    assert claims["given_name"] == "Hana" and claims["email_verified"] is True
+    assert "nonce" not in claims
+    row = get_access_token_model().objects.get(id_token__jti=claims["jti"])
+    assert row.user_id == member.pk and row.application_id == app.pk and row.scope == "openid email profile"
+    assert row.id_token.scope == "openid email profile" and row.id_token.user_id == member.pk
+
+    EmailAddress.objects.filter(user=member).update(verified=False)
+    body = _refresh(client, app, secret, body["refresh_token"]).json()
+    assert id_token_claims(client, body["id_token"])["email_verified"] is False
+
+
+@pytest.mark.spec("RFC 6749 §6")
+def test_a_refresh_may_narrow_the_scope_and_not_widen_it(client, member, rp):
+    app, secret = rp
+    login(client, member)
+    code, verifier = get_code(client, app, scope="openid email")
+    first = exchange(client, app, secret, code, verifier).json()
+
+    wider = _refresh(client, app, secret, first["refresh_token"], scope="openid email phone")
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+
+    narrow = _refresh(client, app, secret, first["refresh_token"], scope="openid")
+    assert narrow.status_code == 200, narrow.content
+    narrow = narrow.json()
+    assert narrow["scope"] == "openid"
+    claims = id_token_claims(client, narrow["id_token"])
+    assert claims["sub"] == str(member.sub) and "email" not in claims
+    # The new refresh token carries the narrowed scope.
+    wider = _refresh(client, app, secret, narrow["refresh_token"], scope="openid email")
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+
+    # Without openid, no ID token: the rotation writes no ID token row and the chain goes on.
+    code, verifier = get_code(client, app, scope="openid email")
+    second = exchange(client, app, secret, code, verifier).json()
+    plain = _refresh(client, app, secret, second["refresh_token"], scope="email").json()
+    assert plain["scope"] == "email" and "id_token" not in plain
+    at = get_access_token_model().objects.get(source_refresh_token__isnull=False, id_token__isnull=True)
+    assert at.scope == "email"
+    again = _refresh(client, app, secret, plain["refresh_token"])
+    assert again.status_code == 200 and again.json()["scope"] == "email"
+
+
+@pytest.mark.spec("RFC 6749 §6")
+def test_a_refresh_token_of_an_expired_access_token_still_rotates(client, member, rp):
+    app, secret = rp
+    login(client, member)
+    code, verifier = get_code(client, app)
+    first = exchange(client, app, secret, code, verifier).json()
+    get_access_token_model().objects.update(expires=timezone.now() - timedelta(hours=1))
+    resp = _refresh(client, app, secret, first["refresh_token"])
+    assert resp.status_code == 200, resp.content
+    assert client.get("/userinfo", **bearer(resp.json()["access_token"])).status_code == 200
+    assert client.get("/userinfo", **bearer(first["access_token"])).status_code == 401
+
+
 @pytest.mark.spec("RFC 6749 §6")
 def test_refresh_token_bound_to_client(client, member, rp):
     app, secret = rp
@@ -386,3 +462,21 @@ def test_refresh_token_past_its_lifetime_is_invalid_grant(client, member, rp, se
         },
     )
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.spec("RFC 6749 §4.1.2")
+def test_invalidating_a_code_deletes_its_grant_once(client, member, rp):
+    from oauthlib.common import Request
+    from oauthlib.oauth2.rfc6749 import errors
+
+    from idp.oauth.validators import Validator
+
+    app, _ = rp
+    login(client, member)
+    code, _ = get_code(client, app)
+    request = Request("https://idp.example/token", http_method="POST")
+    request.client = app
+    Validator().invalidate_authorization_code(app.client_id, code, request)
+    assert not get_grant_model().objects.filter(code=code).exists()
+    with pytest.raises(errors.InvalidGrantError):
+        Validator().invalidate_authorization_code(app.client_id, code, request)
