@@ -273,7 +273,8 @@ def test_an_erased_member_is_not_brought_back_by_a_rerun(tmp_path, catalogue):
 
 
 def test_bcrypt_row_signs_in_after_import(tmp_path, catalogue):
-    row = member_row(1, password_hash=bcrypt.hashpw(b"pw-bcrypt", bcrypt.gensalt(4)).decode(), hash_format="", password_salt="")
+    hashed = bcrypt.hashpw(b"pw-bcrypt", bcrypt.gensalt(4)).decode()
+    row = member_row(1, password_hash=hashed, hash_format="", password_salt="")
     run_import(write_jsonl(tmp_path / "m.jsonl", [row]))
     client = Client()
     assert client.post("/accounts/login/", {"login": "member1@example.com", "password": "pw-bcrypt"}).status_code == 302
