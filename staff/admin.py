@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -86,8 +87,11 @@ class AuditEntryAdmin(admin.ModelAdmin):
         """The rows the changelist shows for the same filters, as JSON Lines."""
         if not (self.has_view_permission(request) and self.has_export_permission(request)):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        queryset = changelist.get_queryset(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+            queryset = changelist.get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:staff_auditentry_changelist") + "?e=1")
         return self._export(request, queryset, {"filters": dict(request.GET.items()), "channel": "admin"})
 
     @admin.action(description=_("Export the selected entries as JSON Lines"), permissions=["export"])
@@ -124,6 +128,8 @@ class CustomerAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if not str(object_id).isdigit():
+            raise Http404
         member = get_object_or_404(Customer, pk=object_id)
         return self._render(request, member, BreakGlassForm())
 

@@ -131,10 +131,12 @@ def _masked_display(model, field_name: str, kind: str):
             return ""
         return masking.mask(kind, value)
 
-    display.short_description = field.verbose_name
-    display.admin_order_field = field_name
+    display.short_description = field.verbose_name  # not sortable: the order would reveal the values
     display.__name__ = MASKED_PREFIX + field_name
     return display
+
+
+MEMBER_ID_LOOKUPS = {(), ("id",), ("pk",), ("exact",), ("id", "exact"), ("in",), ("id", "in"), ("isnull",)}
 
 
 class StaffAdminMixin(MaskingMixin):
@@ -160,6 +162,19 @@ class StaffAdminMixin(MaskingMixin):
             name = self.model._meta.verbose_name
             changelist.result_list = [_MaskedOriginal(row, f"{name} #{row.pk}") for row in changelist.result_list]
         return changelist
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """Without the unmask permission, no URL filter on a personal field (``?email__startswith=``
+        would be a prefix oracle); a link to a member may still be followed by its id."""
+        if request is not None and self.staff_masked_for(request):
+            parts = lookup.split("__")
+            pii = self._pii()
+            for i, part in enumerate(parts):
+                if (i == 0 and part in pii) or masking.PII_KINDS.get(part):
+                    member_link = i == 0 and pii.get(part) == "member"
+                    if not (member_link and tuple(parts[1:]) in MEMBER_ID_LOOKUPS):
+                        return False
+        return super().lookup_allowed(lookup, value, request)
 
     def get_search_fields(self, request):
         """Without the unmask permission, personal fields match only exactly (no prefix oracle)."""

@@ -159,3 +159,41 @@ def test_history_and_popups_are_masked_too(staff_as, rich):
     assert history.status_code == 200 and leaked(history.content.decode()) == []
     popup = browser.get("/admin/accounts/user/", {"_popup": "1", "_to_field": "id"})
     assert popup.status_code == 200 and leaked(popup.content.decode()) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/accounts/user/?email__startswith=mem",
+        "/admin/accounts/user/?given_name__startswith=H",
+        "/admin/accounts/user/?phone_number__contains=5678",
+        "/admin/staff/customer/?email__startswith=mem",
+        "/admin/accounts/usersession/?ip__startswith=127",
+        "/admin/accounts/usersession/?user__email__startswith=mem",
+    ],
+)
+def test_url_filters_on_personal_fields_are_no_oracle_for_masked_roles(staff_as, rich, url):
+    browser, _agent = staff_as("support_agent")
+    resp = browser.get(url)
+    assert resp.status_code == 400
+    assert leaked(resp.content.decode()) == []
+
+
+def test_masked_roles_may_follow_a_link_to_a_member_by_id_and_cannot_sort_masked_columns(staff_as, rich):
+    member, _data = rich
+    browser, _agent = staff_as("support_agent")
+    assert browser.get(f"/admin/accounts/usersession/?user__id__exact={member.pk}").status_code == 200
+    listing = browser.get("/admin/accounts/user/").content.decode()
+    assert 'class="column-staff_masked__email"' in listing  # shown, not sortable
+    assert "sortable column-staff_masked__email" not in listing
+    # The unmasking role filters as the admin always allowed.
+    officer, _ = staff_as("privacy_officer")
+    assert officer.get("/admin/accounts/user/?email__startswith=mem").status_code == 200
+
+
+def test_bad_ids_and_bad_export_filters_are_not_errors(staff_as, member):
+    browser, _agent = staff_as("support_agent")
+    assert browser.get("/admin/staff/customer/abc/change/").status_code == 404
+    officer, _ = staff_as("privacy_officer")
+    resp = officer.get("/admin/staff/auditentry/export/?created__gte=notadate")
+    assert resp.status_code == 302 and resp["Location"].endswith("?e=1")
