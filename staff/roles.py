@@ -48,6 +48,7 @@ PRIVACY_OFFICER = Role(
     permissions=(
         *_crud("consent.erasurerequest", "view", "change"),
         *_crud("consent.exportrequest", "view", "change"),
+        *_crud("idp.dailymetric", "view"),  # the dashboard (consent rates, erasures by state)
         *_crud("consent.legalhold", "view", "add", "change"),
         *_crud("consent.inactivitynotice", "view"),
         *_crud("consent.legaldocument", "view", "add", "change"),

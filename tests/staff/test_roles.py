@@ -96,3 +96,12 @@ def test_the_superuser_opens_add_pages_of_every_kind_unmasked(staff_as, member):
     ):
         assert browser.get(url).status_code == 200, url
     assert "member@example.com" in browser.get("/admin/accounts/user/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "role,status",
+    [("support_agent", 403), ("loyalty_operations", 403), ("client_administrator", 403), ("privacy_officer", 200)],
+)
+def test_only_roles_that_need_the_figures_see_the_dashboard(staff_as, role, status):
+    browser, _user = staff_as(role)
+    assert browser.get("/admin/dashboard/").status_code == status
