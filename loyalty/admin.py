@@ -84,6 +84,7 @@ class AdjustForm(forms.Form):
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ("member_number", "program", "user", "tier", "balance", "debt", "status", "joined_at")
+    list_select_related = ("program", "tier__program", "user")
     list_filter = ("program", "status", "tier")
     search_fields = ("member_number", "user__email")
     raw_id_fields = ("user",)

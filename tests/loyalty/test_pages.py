@@ -185,3 +185,27 @@ def test_account_erasure_runs_the_loyalty_plan(
     assert membership.user_id is None and membership.balance == 0
     assert sorted(e.points for e in LedgerEntry.objects.all()) == [-500, 500]
     assert selectors.ledger_problems() == []
+
+
+def test_the_membership_list_in_the_admin_reads_its_rows_in_a_fixed_number_of_queries(
+    client, django_user_model, program, membership
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty import services
+
+    staff = django_user_model.objects.create_superuser(email="root@example.com", password="x" * 12)
+    force_login_with_mfa(client, staff)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/admin/loyalty/membership/").status_code == 200
+        return len(ctx.captured_queries)
+
+    queries()  # the first page of a session reads a little more
+    one = queries()
+    for n in range(5):
+        other = django_user_model.objects.create_user(email=f"m{n}@example.com", password="x" * 12)
+        services.membership_join(user=other, program=program)
+    assert queries() == one
